@@ -1,0 +1,17 @@
+"""HTTP API mounted on the Reflex backend: thin routes that call services."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from opssight.api import auth, health, metrics
+from opssight.api.middleware import HttpMiddleware
+
+
+def create_api() -> FastAPI:
+    api = FastAPI(title="OpsSight API", docs_url="/api/docs", openapi_url="/api/openapi.json")
+    api.include_router(health.router)
+    api.include_router(metrics.router)
+    api.include_router(auth.router)
+    api.add_middleware(HttpMiddleware)
+    return api

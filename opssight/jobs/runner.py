@@ -1,0 +1,77 @@
+"""The app's lifespan: migrate, then run each enabled job on its interval."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import NamedTuple
+
+import structlog
+
+from opssight import db
+from opssight.config import get_settings
+from opssight.demo import connectors as demo_connectors
+from opssight.jobs.leader import leadership
+from opssight.services.connectors import forget_demo
+
+log = structlog.get_logger(__name__)
+
+
+class Job(NamedTuple):
+    name: str
+    interval: float
+    run: Callable[[], object]
+
+
+def _in_session(fn: Callable) -> Callable[[], object]:
+    def run() -> object:
+        with db.session_scope() as session:
+            return fn(session)
+
+    return run
+
+
+def enabled_jobs() -> list[Job]:
+    settings = get_settings()
+    jobs: list[Job] = []
+    if settings.demo_enabled:
+        jobs.append(
+            Job(
+                "demo.connectors", settings.demo_interval_seconds, _in_session(demo_connectors.feed)
+            )
+        )
+    return jobs
+
+
+async def run_periodic(job: Job) -> None:
+    async with leadership(job.name):
+        log.info("job.leading", job=job.name)
+        while True:
+            try:
+                await asyncio.to_thread(job.run)
+            except Exception:  # a failing pass is logged and retried, never kills the job
+                log.exception("job.failed", job=job.name)
+            await asyncio.sleep(job.interval)
+
+
+def _prepare() -> None:
+    db.run_migrations()
+    if not get_settings().demo_enabled:
+        with db.session_scope() as session:
+            forget_demo(session)
+
+
+@contextlib.asynccontextmanager
+async def lifespan() -> AsyncIterator[None]:
+    """Registered with ``app.register_lifespan_task``: runs before the worker serves."""
+    await asyncio.to_thread(_prepare)
+    tasks = [
+        asyncio.create_task(run_periodic(job), name=f"job:{job.name}") for job in enabled_jobs()
+    ]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

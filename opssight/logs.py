@@ -1,0 +1,68 @@
+"""structlog JSON logs with request ids; cookies and tokens are redacted from every record."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+
+import structlog
+
+REDACTIONS = [
+    (re.compile(r"(?i)((?:set-)?cookie['\"]?\s*[:=]\s*['\"]?)[^'\"\n]*"), r"\1[redacted]"),
+    (re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)[^'\"\n]*"), r"\1[redacted]"),
+    (re.compile(r"(?i)(opssight_session=)[^;\s'\"]*"), r"\1[redacted]"),
+    (re.compile(r"\beyJ[\w-]+\.[\w-]+\.[\w-]+"), "[redacted-jwt]"),
+]
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in REDACTIONS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Reflex logs whole events (Cookie header included) on errors: scrub before any handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def _redact_event(_logger, _name, event_dict: dict) -> dict:
+    return {k: redact(v) if isinstance(v, str) else v for k, v in event_dict.items()}
+
+
+def configure(level: str = "INFO", json: bool = True) -> None:
+    """Idempotent: route structlog and stdlib logging through one JSON (or console) renderer."""
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _redact_event,
+    ]
+    renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            foreign_pre_chain=shared,
+        )
+    )
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level.upper())
+    for name in ("reflex", "granian", "granian.access", "uvicorn", "uvicorn.error"):
+        logging.getLogger(name).addFilter(RedactingFilter())

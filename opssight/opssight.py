@@ -1,0 +1,29 @@
+"""The Reflex app: pages from the registry, the HTTP API, the jobs' lifespan, logging."""
+
+import reflex as rx
+
+from opssight import logs, pages
+from opssight.api import create_api
+from opssight.config import get_settings
+from opssight.jobs.runner import lifespan
+from opssight.templates.shell import PAGES, shell_on_load
+
+settings = get_settings()
+logs.configure(settings.log_level, settings.log_json)
+
+app = rx.App(
+    api_transformer=create_api(),
+    stylesheets=["/theme.css"],
+    head_components=[rx.el.link(rel="icon", href="/favicon.ico")],
+)
+app.register_lifespan_task(lifespan)
+
+for registered in PAGES:
+    app.add_page(
+        registered.component,
+        route=registered.route.path,
+        title=f"{registered.route.title} · OpsSight",
+        on_load=[*shell_on_load(), *registered.on_load],
+    )
+
+__all__ = ["app", "pages"]

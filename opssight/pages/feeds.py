@@ -1,0 +1,58 @@
+"""The pages whose integrations fill them: each shows its honest empty state until data arrives."""
+
+import reflex as rx
+
+from opssight import routes
+from opssight.templates.shell import page
+from opssight.views.empty import empty_view
+
+
+@page(routes.PIPELINES)
+def pipelines() -> rx.Component:
+    return empty_view(
+        "git-branch",
+        "Every GitHub Actions run of your repositories, with jobs, steps, durations and flaky runs.",
+        "GitHub Actions",
+    )
+
+
+@page(routes.DORA)
+def dora() -> rx.Component:
+    return empty_view(
+        "gauge",
+        "Deployment frequency, lead time for changes, change failure rate and time to restore.",
+        "deployment",
+    )
+
+
+@page(routes.KUBERNETES)
+def kubernetes() -> rx.Component:
+    return empty_view(
+        "boxes",
+        "Clusters, nodes, workloads and pods, with the problems found in them.",
+        "Kubernetes",
+    )
+
+
+@page(routes.METRICS)
+def metrics() -> rx.Component:
+    return empty_view("chart-line", "PromQL queries and charts over your Prometheus.", "Prometheus")
+
+
+@page(routes.ALERTS)
+def alerts() -> rx.Component:
+    return empty_view(
+        "bell-ring", "Firing and resolved alerts, their history and notifications.", "alert"
+    )
+
+
+@page(routes.AUTOMATION)
+def automation() -> rx.Component:
+    return empty_view("bot", "Ansible playbook runs, hosts and task results.", "Ansible")
+
+
+@page(routes.TIMELINE)
+def timeline() -> rx.Component:
+    return empty_view(
+        "history", "Deploys, alerts, pod restarts and playbook runs on one time axis.", "change"
+    )

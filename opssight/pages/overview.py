@@ -1,0 +1,23 @@
+"""``/``: connector status and stored-object counts, live."""
+
+import reflex as rx
+
+from opssight import routes
+from opssight.state.overview import OverviewState
+from opssight.templates.shell import page
+from opssight.views.overview import connector_cards, demo_notice, stored_counts
+
+
+@page(routes.OVERVIEW, on_load=[OverviewState.load])
+def overview() -> rx.Component:
+    return rx.vstack(
+        demo_notice(),
+        rx.cond(
+            OverviewState.error != "",
+            rx.callout(OverviewState.error, icon="triangle-alert", color_scheme="red"),
+        ),
+        connector_cards(),
+        stored_counts(),
+        spacing="6",
+        width="100%",
+    )

@@ -1,0 +1,35 @@
+"""``/settings``: appearance (theme variant, color mode, accent hue) with live previews."""
+
+import reflex as rx
+
+from opssight import routes
+from opssight.components.cards import panel
+from opssight.components.theme_picker import hue_slider, mode_switch, variant_previews
+from opssight.state.shell import ShellState
+from opssight.templates.shell import page
+
+
+@page(routes.SETTINGS)
+def settings() -> rx.Component:
+    return rx.vstack(
+        panel(
+            rx.vstack(
+                rx.heading("Appearance", size="4", class_name="os-heading"),
+                rx.text(
+                    rx.cond(
+                        ShellState.signed_in,
+                        "Saved to your account and to this browser.",
+                        "Saved in this browser. Sign in to keep it on every device.",
+                    ),
+                    color_scheme="gray",
+                    size="2",
+                ),
+                rx.hstack(rx.text("Color mode", size="2"), mode_switch(), align="center"),
+                hue_slider(),
+                spacing="4",
+            ),
+        ),
+        variant_previews(),
+        spacing="5",
+        width="100%",
+    )

@@ -1,0 +1,37 @@
+"""Every page's route, title and icon in one registry; the sidebar is built from it."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Route(NamedTuple):
+    path: str
+    title: str
+    icon: str
+    section: str = "Observe"
+
+
+OVERVIEW = Route("/", "Overview", "layout-dashboard")
+PIPELINES = Route("/pipelines", "Pipelines", "git-branch")
+DORA = Route("/dora", "DORA", "gauge")
+KUBERNETES = Route("/kubernetes", "Kubernetes", "boxes")
+METRICS = Route("/metrics-explorer", "Metrics", "chart-line")
+ALERTS = Route("/alerts", "Alerts", "bell-ring")
+AUTOMATION = Route("/automation", "Automation", "bot")
+TIMELINE = Route("/timeline", "Timeline", "history")
+SETTINGS = Route("/settings", "Settings", "settings", "Manage")
+ADMIN = Route("/admin", "Admin", "shield", "Manage")
+
+SIDEBAR: tuple[Route, ...] = (
+    OVERVIEW,
+    PIPELINES,
+    DORA,
+    KUBERNETES,
+    METRICS,
+    ALERTS,
+    AUTOMATION,
+    TIMELINE,
+    SETTINGS,
+    ADMIN,
+)

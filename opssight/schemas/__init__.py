@@ -1,0 +1,1 @@
+"""Pydantic models of external payloads and of inputs, validated at every boundary."""

@@ -1,0 +1,1 @@
+"""Domain logic: combine integrations and the database, publish events. Never imports reflex."""

@@ -1,0 +1,66 @@
+"""What the Overview page shows: connector cards and counts of stored objects."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlalchemy import func
+from sqlmodel import Session, SQLModel, select
+
+from opssight.models import AuditLog, ConnectorStatus, User, UserSession
+from opssight.services.connectors import list_connectors
+
+# (label, table) pairs counted on the Overview; each integration adds its own tables here.
+STORED_OBJECTS: list[tuple[str, type[SQLModel]]] = [
+    ("Connectors", ConnectorStatus),
+    ("Users", User),
+    ("Sessions", UserSession),
+    ("Audit entries", AuditLog),
+]
+
+
+class ConnectorCard(BaseModel):
+    name: str
+    kind: str
+    state: str
+    is_demo: bool
+    detail: str
+    latency: str
+    checked_at: datetime
+    last_error: str
+
+
+class CountCard(BaseModel):
+    label: str
+    count: int
+
+
+class OverviewSummary(BaseModel):
+    connectors: list[ConnectorCard]
+    counts: list[CountCard]
+
+    @property
+    def demo(self) -> bool:
+        return any(card.is_demo for card in self.connectors)
+
+
+def overview(session: Session) -> OverviewSummary:
+    connectors = [
+        ConnectorCard(
+            name=row.name,
+            kind=row.kind,
+            state=row.state,
+            is_demo=row.is_demo,
+            detail=row.detail or "",
+            latency="" if row.latency_ms is None else f"{row.latency_ms:.0f} ms",
+            checked_at=row.checked_at,
+            last_error=row.last_error or "",
+        )
+        for row in list_connectors(session)
+    ]
+    counts = [
+        CountCard(label=label, count=session.exec(select(func.count()).select_from(model)).one())
+        for label, model in STORED_OBJECTS
+    ]
+    return OverviewSummary(connectors=connectors, counts=counts)

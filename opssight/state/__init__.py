@@ -1,0 +1,1 @@
+"""Reflex state: thin doors to services (session check, call a service, hold view data)."""

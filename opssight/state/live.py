@@ -1,0 +1,89 @@
+"""Live updates: one background listener per browser tab waits on the bus and refreshes views.
+
+A view is a state class with ``_fetch()`` (a sync read run in a worker thread) and
+``_apply(data)``; it registers the topics it shows with ``live_view``. Bursts of events are
+coalesced so each affected view is re-read once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+import reflex as rx
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
+
+from opssight.events import get_bus
+from opssight.telemetry import LIVE_CLIENTS
+
+log = structlog.get_logger(__name__)
+
+COALESCE_SECONDS = 0.05
+_VIEWS: dict[str, list[type[rx.State]]] = {}
+_LISTENERS: dict[str, asyncio.Task[Any]] = {}
+
+
+class LiveView(Protocol):
+    @staticmethod
+    def _fetch() -> Any: ...
+
+    def _apply(self, data: Any) -> None: ...
+
+
+def live_view(*topics: str):
+    """Class decorator: refresh this state whenever one of ``topics`` is published."""
+
+    def register(cls: type[rx.State]) -> type[rx.State]:
+        for topic in topics:
+            _VIEWS.setdefault(topic, []).append(cls)
+        return cls
+
+    return register
+
+
+def views_for(topics: Iterable[str]) -> list[type[rx.State]]:
+    found: list[type[rx.State]] = []
+    for topic in topics:
+        for wanted, views in _VIEWS.items():
+            if topic == wanted or topic.startswith(wanted + "."):
+                found.extend(v for v in views if v not in found)
+    return found
+
+
+class LiveState(rx.State):
+    @rx.event(background=True)
+    async def start(self) -> None:
+        """Started by every page's on_load; the newest listener of a tab replaces older ones."""
+        token = self.router.session.client_token
+        me = asyncio.current_task()
+        previous = _LISTENERS.get(token)
+        if previous is not None and previous is not me and not previous.done():
+            previous.cancel()
+        _LISTENERS[token] = me
+        LIVE_CLIENTS.inc()
+        try:
+            async with get_bus().subscribe(*_VIEWS) as subscription:
+                queue = subscription.queue
+                while True:
+                    topics = {(await queue.get()).topic}
+                    await asyncio.sleep(COALESCE_SECONDS)
+                    while not queue.empty():
+                        topics.add(queue.get_nowait().topic)
+                    for view in views_for(topics):
+                        await self._refresh(view)
+        finally:
+            LIVE_CLIENTS.dec()
+            if _LISTENERS.get(token) is me:
+                del _LISTENERS[token]
+
+    async def _refresh(self, view: type[rx.State]) -> None:
+        try:
+            data = await asyncio.to_thread(view._fetch)
+        except SQLAlchemyError as exc:
+            log.warning("live.refresh_failed", view=view.__name__, error=str(exc))
+            return
+        async with self:
+            state = await self.get_state(view)
+            state._apply(data)

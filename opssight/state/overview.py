@@ -1,0 +1,56 @@
+"""Overview: connector cards and stored-object counts, kept live from the ``connectors`` topic."""
+
+from __future__ import annotations
+
+import asyncio
+
+import reflex as rx
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
+
+from opssight import db
+from opssight.services.overview import OverviewSummary, overview
+from opssight.state.live import live_view
+
+log = structlog.get_logger(__name__)
+
+
+@live_view("connectors")
+class OverviewState(rx.State):
+    connectors: list[dict[str, str]] = []
+    counts: list[dict[str, str]] = []
+    demo: bool = False
+    loaded: bool = False
+    error: str = ""
+
+    @staticmethod
+    def _fetch() -> OverviewSummary:
+        with db.session_scope() as session:
+            return overview(session)
+
+    def _apply(self, summary: OverviewSummary) -> None:
+        self.connectors = [
+            {
+                "name": card.name,
+                "kind": card.kind,
+                "state": card.state,
+                "demo": "demo" if card.is_demo else "",
+                "detail": card.detail,
+                "latency": card.latency,
+                "checked": card.checked_at.strftime("%H:%M:%S UTC"),
+                "error": card.last_error,
+            }
+            for card in summary.connectors
+        ]
+        self.counts = [{"label": c.label, "count": f"{c.count:,}"} for c in summary.counts]
+        self.demo = summary.demo
+        self.loaded = True
+        self.error = ""
+
+    @rx.event
+    async def load(self) -> None:
+        try:
+            self._apply(await asyncio.to_thread(self._fetch))
+        except SQLAlchemyError as exc:
+            log.error("overview.load_failed", error=str(exc))
+            self.error = "The database is unreachable; showing nothing rather than stale numbers."

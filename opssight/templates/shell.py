@@ -1,0 +1,153 @@
+"""The page shell: sidebar from the route registry, header with theme and user controls, theme root.
+
+``page(route)`` registers a page function; ``opssight.py`` adds every registered page with the
+shell's on_load events (session, theme, live listener) before the page's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import reflex as rx
+
+from opssight.components.status import demo_badge
+from opssight.components.theme_picker import mode_switch, variant_select
+from opssight.routes import SIDEBAR, Route
+from opssight.state.live import LiveState
+from opssight.state.shell import ShellState
+from opssight.state.theme import ThemeState
+
+
+class Page(NamedTuple):
+    route: Route
+    component: Callable[[], rx.Component]
+    on_load: list
+
+
+PAGES: list[Page] = []
+
+
+def _nav_link(route: Route, active: Route) -> rx.Component:
+    return rx.link(
+        rx.hstack(rx.icon(route.icon, size=16), rx.text(route.title, size="2"), spacing="2"),
+        href=route.path,
+        underline="none",
+        class_name="os-nav-link",
+        data_active="true" if route == active else "false",
+        aria_current="page" if route == active else None,
+    )
+
+
+def sidebar(active: Route) -> rx.Component:
+    sections: dict[str, list[Route]] = {}
+    for route in SIDEBAR:
+        sections.setdefault(route.section, []).append(route)
+    return rx.el.nav(
+        rx.hstack(
+            rx.image(src="/logo.svg", width="28px", height="28px", alt=""),
+            rx.heading("OpsSight", size="4", class_name="os-heading"),
+            spacing="2",
+            align="center",
+            class_name="os-brand",
+        ),
+        *[
+            rx.vstack(
+                rx.text(section, size="1", class_name="os-nav-section"),
+                *[_nav_link(route, active) for route in routes],
+                spacing="1",
+                width="100%",
+            )
+            for section, routes in sections.items()
+        ],
+        class_name="os-sidebar",
+        aria_label="Main",
+    )
+
+
+def user_menu() -> rx.Component:
+    return rx.menu.root(
+        rx.menu.trigger(
+            rx.button(
+                rx.avatar(
+                    src=ShellState.avatar_url,
+                    fallback=rx.cond(ShellState.signed_in, ShellState.login[:2], "?"),
+                    size="1",
+                    radius="full",
+                ),
+                rx.text(rx.cond(ShellState.signed_in, ShellState.login, "Guest"), size="2"),
+                variant="ghost",
+                class_name="os-user-button",
+                aria_label="User menu",
+            )
+        ),
+        rx.menu.content(
+            rx.cond(
+                ShellState.signed_in,
+                rx.fragment(
+                    rx.menu.item(f"Role: {ShellState.role}", disabled=True),
+                    rx.menu.separator(),
+                    rx.menu.item(
+                        "Sign out",
+                        on_click=rx.call_script("window.location.assign('/api/auth/logout')"),
+                    ),
+                ),
+                rx.menu.item("Not signed in: read-only", disabled=True),
+            ),
+            rx.menu.item("Settings", on_click=rx.redirect("/settings")),
+        ),
+    )
+
+
+def header(route: Route) -> rx.Component:
+    return rx.el.header(
+        rx.hstack(
+            rx.heading(route.title, size="6", class_name="os-heading os-page-title"),
+            rx.cond(ShellState.demo, demo_badge()),
+            align="center",
+            spacing="3",
+        ),
+        rx.hstack(variant_select(), mode_switch(), user_menu(), align="center", spacing="3"),
+        class_name="os-header",
+    )
+
+
+def shell(route: Route, content: rx.Component) -> rx.Component:
+    return rx.theme(
+        rx.el.div(
+            sidebar(route),
+            rx.el.div(
+                header(route),
+                rx.el.main(content, class_name="os-main"),
+                class_name="os-body",
+            ),
+            class_name="os-shell",
+        ),
+        appearance=ThemeState.appearance,
+        accent_color=ThemeState.accent,
+        gray_color=ThemeState.gray,
+        radius=ThemeState.radius,
+        scaling=ThemeState.scaling,
+        has_background=True,
+        custom_attrs={"data-variant": ThemeState.variant, "data-mode": ThemeState.mode},
+        style={"--os-hue": ThemeState.hue_value},
+        class_name="os-root",
+    )
+
+
+def page(route: Route, on_load: list | None = None):
+    """Register ``fn`` as the page at ``route``, wrapped in the shell."""
+
+    def register(fn: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
+        def component() -> rx.Component:
+            return shell(route, fn())
+
+        component.__name__ = fn.__name__
+        PAGES.append(Page(route, component, on_load or []))
+        return component
+
+    return register
+
+
+def shell_on_load() -> list:
+    return [ShellState.load, ThemeState.sync, LiveState.start]
