@@ -88,10 +88,9 @@ def _preview(variant: str) -> rx.Component:
         gray_color=gray,
         radius=radius,
         scaling=scaling,
-        appearance=ThemeState.appearance,
         has_background=False,
         custom_attrs={"data-variant": variant, "data-mode": ThemeState.mode},
-        style={"--os-hue": ThemeState.hue_value},
+        class_name="dark" if variant == "cyberpunk" else ThemeState.mode_class,
     )
 
 

@@ -47,9 +47,20 @@ class ThemeState(rx.State):
             return ThemePreference()
 
     @rx.var(deps=["variant", "mode", "hue"], auto_deps=False)
-    def appearance(self) -> str:
+    def mode_class(self) -> str:
+        """Radix appearance class of the color mode; ``system`` inherits the OS preference.
+
+        (Reflex drops a nested ``rx.theme``'s ``appearance`` prop, so the class is set directly.)
+        """
         mode = self._preference().mode
-        return {"light": "light", "dark": "dark", "high-contrast": "dark"}.get(mode, "inherit")
+        return {"light": "light", "dark": "dark", "high-contrast": "dark"}.get(mode, "")
+
+    @rx.var(deps=["variant", "mode", "hue"], auto_deps=False)
+    def root_class(self) -> str:
+        """The page root's classes: the mode's appearance, except that cyberpunk is always dark."""
+        chosen = self._preference()
+        appearance = "dark" if chosen.variant == "cyberpunk" else self.mode_class
+        return f"os-root {appearance}".strip()
 
     @rx.var(deps=["variant", "mode", "hue"], auto_deps=False)
     def accent(self) -> str:
@@ -70,6 +81,10 @@ class ThemeState(rx.State):
     @rx.var(deps=["variant", "mode", "hue"], auto_deps=False)
     def hue_value(self) -> int:
         return self._preference().hue
+
+    @rx.var(deps=["variant", "mode", "hue"], auto_deps=False)
+    def hue_css(self) -> str:
+        return str(self._preference().hue)
 
     @rx.event
     async def sync(self) -> None:

@@ -113,25 +113,27 @@ def header(route: Route) -> rx.Component:
 
 
 def shell(route: Route, content: rx.Component) -> rx.Component:
-    return rx.theme(
-        rx.el.div(
-            sidebar(route),
+    """The themed page; the outer div carries the dynamic hue (a theme root drops ``style``)."""
+    return rx.el.div(
+        rx.theme(
             rx.el.div(
-                header(route),
-                rx.el.main(content, class_name="os-main"),
-                class_name="os-body",
+                sidebar(route),
+                rx.el.div(
+                    header(route),
+                    rx.el.main(content, class_name="os-main"),
+                    class_name="os-body",
+                ),
+                class_name="os-shell",
             ),
-            class_name="os-shell",
+            accent_color=ThemeState.accent,
+            gray_color=ThemeState.gray,
+            radius=ThemeState.radius,
+            scaling=ThemeState.scaling,
+            has_background=True,
+            custom_attrs={"data-variant": ThemeState.variant, "data-mode": ThemeState.mode},
+            class_name=ThemeState.root_class,
         ),
-        appearance=ThemeState.appearance,
-        accent_color=ThemeState.accent,
-        gray_color=ThemeState.gray,
-        radius=ThemeState.radius,
-        scaling=ThemeState.scaling,
-        has_background=True,
-        custom_attrs={"data-variant": ThemeState.variant, "data-mode": ThemeState.mode},
-        style={"--os-hue": ThemeState.hue_value},
-        class_name="os-root",
+        style={"--os-hue": ThemeState.hue_css},
     )
 
 
