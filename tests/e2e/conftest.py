@@ -1,0 +1,171 @@
+"""The production server (started once per run) and a real browser.
+
+The server runs like production: ``opssight run`` (prod build, one port) on a fresh PostgreSQL
+database, with a private redis-server as event bus and Reflex state store, and two workers.
+The test process shares the database, bus and secret key, so it can change data through the
+service layer and watch the browser react.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.support import ROOT, RedisProcess, free_port, missing_service, reset_caches
+
+SECRET_KEY = "e2e-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+START_TIMEOUT = 600
+
+
+class Server(NamedTuple):
+    url: str
+    env: dict[str, str]
+    redis: RedisProcess
+    log: Path
+
+
+@pytest.fixture(scope="session")
+def e2e_redis() -> Iterator[RedisProcess]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        missing_service("redis-server is needed on PATH for the end-to-end tests")
+    server = RedisProcess(binary, free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"opssight run exited ({process.returncode}):\n{log.read_text()[-4000:]}")
+        try:
+            if httpx.get(f"{url}/ping", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    pytest.fail(f"server not up after {START_TIMEOUT}s:\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def server(
+    migrated_postgres: str, e2e_redis: RedisProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    data_dir = tmp_path_factory.mktemp("server-data")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSSIGHT_")}
+    opssight_env = {
+        "OPSSIGHT_DATABASE_URL": migrated_postgres,
+        "OPSSIGHT_REDIS_URL": e2e_redis.url,
+        "OPSSIGHT_SECRET_KEY": SECRET_KEY,
+        "OPSSIGHT_PUBLIC_URL": url,
+        "OPSSIGHT_PORT": str(port),
+        "OPSSIGHT_DATA_DIR": str(data_dir),
+        "OPSSIGHT_DEMO": "1",
+        "OPSSIGHT_DEMO_INTERVAL_SECONDS": "60",
+    }
+    env.update(opssight_env, GRANIAN_WORKERS="2")
+    log = data_dir / "server.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "opssight.cli",
+                "run",
+                "--port",
+                str(port),
+                "--host",
+                "127.0.0.1",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_until_serving(url, process, log)
+        yield Server(url, opssight_env, e2e_redis, log)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def as_server(server: Server, monkeypatch: pytest.MonkeyPatch) -> Server:
+    """Point this test process's settings at the server's database, bus and secret key."""
+    for name, value in server.env.items():
+        monkeypatch.setenv(name, value)
+    reset_caches()
+    return server
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        if Path(CHROMIUM).exists():
+            launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        else:
+            try:
+                launched = playwright.chromium.launch(args=CHROMIUM_ARGS)
+            except Exception as exc:
+                missing_service(
+                    "A Chromium is needed: install Debian's `chromium` or run "
+                    f"`python -m playwright install chromium` ({str(exc).splitlines()[0]})"
+                )
+        yield launched
+        launched.close()
+
+
+class ConsoleLog(list):
+    def errors(self) -> list[str]:
+        return [line for line in self if line.startswith(("error", "pageerror"))]
+
+
+@pytest.fixture
+def console() -> ConsoleLog:
+    return ConsoleLog()
+
+
+@pytest.fixture
+def page(browser: Browser, server: Server, console: ConsoleLog) -> Iterator[Page]:
+    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 800})
+    new_page = context.new_page()
+    new_page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+    new_page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
+    yield new_page
+    context.close()
+
+
+def wait_hydrated(page: Page) -> None:
+    """The state has loaded from the backend (the shell's on_load ran)."""
+    page.wait_for_selector(".os-root[data-variant]", state="attached")
+    page.wait_for_function("() => !!document.querySelector('.os-user-button')")
+    page.wait_for_timeout(300)
