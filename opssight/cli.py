@@ -16,7 +16,9 @@ from opssight.db import PROJECT_ROOT
 
 
 def fail(message: str) -> None:
-    print(f"opssight: {message}", file=sys.stderr)
+    """Print one line (driver errors span several) and exit with status 2."""
+    first_line = message.strip().splitlines()[0] if message.strip() else message
+    print(f"opssight: {first_line}", file=sys.stderr)
     raise SystemExit(2)
 
 
@@ -29,13 +31,14 @@ def preflight() -> Settings:
     try:
         db.ping()
     except SQLAlchemyError as exc:
-        fail(f"OPSSIGHT_DATABASE_URL: cannot connect to the database ({exc.__cause__ or exc})")
+        reason = str(exc.__cause__ or exc).strip().splitlines()[0]
+        fail(f"OPSSIGHT_DATABASE_URL: cannot connect to the database ({reason})")
     if settings.redis_url:
         try:
             redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2).ping()
         except redis.RedisError as exc:
             fail(
-                f"OPSSIGHT_REDIS_URL: Redis is unreachable ({exc}); start it, or unset the "
+                f"OPSSIGHT_REDIS_URL: Redis is unreachable ({str(exc).strip()}); start it, or unset the "
                 "variable to run one worker with the in-process bus"
             )
     return settings

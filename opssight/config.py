@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -57,6 +58,18 @@ class Settings(BaseSettings):
     smtp_from: str | None = None
     slack_webhook_url: SecretStr | None = None
 
+    @field_validator(
+        "redis_url", "secret_key", "admin_password", "github_client_id", "github_client_secret",
+        "github_token", "github_webhook_secret", "kubeconfig", "prometheus_url",
+        "alertmanager_url", "alertmanager_token", "smtp_host", "smtp_user", "smtp_password",
+        "smtp_from", "slack_webhook_url", "demo",
+        mode="before",
+    )  # fmt: skip
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """``OPSSIGHT_X=`` (an uncommented .env.example line) means unset, not empty."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:
@@ -78,7 +91,7 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _check_redis_url(cls, value: str | None) -> str | None:
-        if not value:
+        if value is None:
             return None
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
@@ -136,10 +149,17 @@ class Settings(BaseSettings):
         if path.exists():
             return path.read_text().strip()
         path.parent.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        path.write_text(key)
-        path.chmod(0o600)
-        return key
+        draft = path.with_name(f".secret_key.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(48))
+        try:  # atomic publish: of several workers starting at once, the first link wins
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+        return path.read_text().strip()
 
 
 def describe_error(exc: ValidationError) -> str:

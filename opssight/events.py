@@ -28,6 +28,7 @@ log = structlog.get_logger(__name__)
 CHANNEL = "opssight:events"
 QUEUE_SIZE = 256
 RECONNECT_MAX_SECONDS = 5.0
+SUBSCRIBE_WAIT_SECONDS = 2.0
 
 
 class Event(BaseModel):
@@ -113,6 +114,7 @@ class RedisBus(InProcessBus):
         self.url = url
         self._client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
         self._readers: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
+        self._listening: dict[asyncio.AbstractEventLoop, asyncio.Event] = {}
         self._down_until = 0.0
 
     def publish(self, event: Event) -> None:
@@ -127,32 +129,51 @@ class RedisBus(InProcessBus):
             self._deliver_locally(event)
 
     async def _on_subscribe(self) -> None:
+        """Start this loop's reader and wait (briefly, Redis may be down) until it listens."""
         loop = asyncio.get_running_loop()
         reader = self._readers.get(loop)
         if reader is None or reader.done():
-            self._readers[loop] = loop.create_task(self._read_forever(), name="opssight-bus")
+            listening = self._listening[loop] = asyncio.Event()
+            self._readers[loop] = loop.create_task(
+                self._read_forever(listening), name="opssight-bus"
+            )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._listening[loop].wait(), SUBSCRIBE_WAIT_SECONDS)
 
-    async def _read_forever(self) -> None:
+    async def aclose(self) -> None:
+        """Stop this loop's reader (tests and shutdown)."""
+        reader = self._readers.pop(asyncio.get_running_loop(), None)
+        if reader is not None:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+
+    async def _read_forever(self, listening: asyncio.Event) -> None:
         delay = 0.2
         while True:
             client = aioredis.Redis.from_url(self.url, socket_connect_timeout=1)
             try:
                 async with client.pubsub() as pubsub:
                     await pubsub.subscribe(CHANNEL)
+                    self._dispatch(await pubsub.get_message(timeout=1))  # confirms the subscribe
+                    listening.set()
                     if delay > 0.2:
                         log.info("bus.reconnected", backend=self.backend)
                     delay = 0.2
                     async for message in pubsub.listen():
-                        if message.get("type") == "message":
-                            self._deliver_locally(Event.model_validate_json(message["data"]))
+                        self._dispatch(message)
             except asyncio.CancelledError:
                 raise
             except (redis.RedisError, OSError, ValueError) as exc:
+                listening.clear()
                 log.warning("bus.reader_down", error=str(exc), retry_in=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECONNECT_MAX_SECONDS)
             finally:
                 await client.aclose()
+
+    def _dispatch(self, message: dict | None) -> None:
+        if message and message.get("type") == "message":
+            self._deliver_locally(Event.model_validate_json(message["data"]))
 
     def ping(self) -> float:
         started = time.perf_counter()

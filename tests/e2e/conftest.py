@@ -20,7 +20,8 @@ from typing import NamedTuple
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.support import ROOT, RedisProcess, free_port, missing_service, reset_caches
 
@@ -127,19 +128,30 @@ def as_server(server: Server, monkeypatch: pytest.MonkeyPatch) -> Server:
     return server
 
 
+def _launch(playwright: Playwright) -> Browser:
+    """Debian's Chromium when present; else Playwright's own, installed on first use."""
+    if Path(CHROMIUM).exists():
+        return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        return playwright.chromium.launch(args=CHROMIUM_ARGS)
+    except PlaywrightError:
+        subprocess.run(
+            [sys.executable, "-m", "playwright", "install", "chromium"], check=False, timeout=600
+        )
+    try:
+        return playwright.chromium.launch(args=CHROMIUM_ARGS)
+    except PlaywrightError as exc:
+        missing_service(
+            "A Chromium is needed: install Debian's `chromium` or run "
+            f"`python -m playwright install chromium` ({str(exc).splitlines()[0]})"
+        )
+        raise
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        if Path(CHROMIUM).exists():
-            launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        else:
-            try:
-                launched = playwright.chromium.launch(args=CHROMIUM_ARGS)
-            except Exception as exc:
-                missing_service(
-                    "A Chromium is needed: install Debian's `chromium` or run "
-                    f"`python -m playwright install chromium` ({str(exc).splitlines()[0]})"
-                )
+        launched = _launch(playwright)
         yield launched
         launched.close()
 

@@ -217,3 +217,12 @@ def test_second_theme_change_audits_from_the_previous_choice(
         ("system", "dark"),
         ("dark", "light"),
     ]
+
+
+def test_sign_in_works_with_a_blank_secret_key_in_demo(
+    session: Session, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPSSIGHT_SECRET_KEY", "")
+    get_settings.cache_clear()
+    token = sessions.issue(session, user=make_user(session))
+    assert resolve_fresh(database_url, token) is not None

@@ -93,11 +93,6 @@ async def test_event_keys_and_time_survive_the_trip(redis_url: str, buses: list[
     assert received == sent
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RedisBus._on_subscribe only creates the reader task; subscribe() returns before the "
-    "reader has SUBSCRIBEd, so an event published right after subscribing is lost",
-)
 async def test_event_published_right_after_subscribing_is_delivered(
     redis_url: str, buses: list[RedisBus]
 ) -> None:

@@ -68,11 +68,6 @@ def test_run_refuses_an_unreachable_postgres(tmp_path: Path) -> None:
     assert_one_line_naming(result, "OPSSIGHT_DATABASE_URL")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.preflight prints str(psycopg.OperationalError), which spans several lines "
-    "('... Connection refused' + '\\tIs the server running ...?')",
-)
 def test_unreachable_postgres_is_reported_on_one_line(tmp_path: Path) -> None:
     url = f"postgresql://postgres@127.0.0.1:{free_port()}/test"
     result = opssight_cli(tmp_path, "run", DATABASE_URL=url)

@@ -206,3 +206,19 @@ def test_dotenv_file_in_working_directory_is_read(
     (tmp_path / ".env").write_text("OPSSIGHT_PROMETHEUS_URL=http://prom:9090\n")
     get_settings.cache_clear()
     assert get_settings().real_sources == ["prometheus"]
+
+
+def test_empty_secret_key_means_unset_in_demo(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = settings_with(monkeypatch, SECRET_KEY="")
+    assert settings.demo_enabled
+    assert len(settings.resolved_secret_key()) >= 32
+
+
+def test_blank_values_mean_unset_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An uncommented ``OPSSIGHT_X=`` line from .env.example is the same as leaving it out."""
+    settings = settings_with(
+        monkeypatch, GITHUB_TOKEN="ghp_realtoken", SECRET_KEY="", PROMETHEUS_URL=" ", DEMO=""
+    )
+    assert settings.secret_key is None and settings.prometheus_url is None
+    assert settings.demo is None and not settings.demo_enabled
+    assert len(settings.resolved_secret_key()) >= 32

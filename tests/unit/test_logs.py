@@ -119,12 +119,6 @@ def test_configured_logging_redacts_stdlib_and_structlog_output() -> None:
     assert "signed in" in result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="logs.configure(): the shared processor chain has no format_exc_info, and "
-    "_redact_event/RedactingFilter only scrub string values and record.msg, so an exception "
-    "message carrying a Cookie is written to the log verbatim (as a repr of exc_info)",
-)
 def test_configured_logging_redacts_cookies_in_exception_tracebacks() -> None:
     result = run_configured(
         """
@@ -139,12 +133,6 @@ def test_configured_logging_redacts_cookies_in_exception_tracebacks() -> None:
     assert "S4" not in result.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="logs.configure(): no format_exc_info/dict_tracebacks processor, so stdlib "
-    "exceptions render as ['<class ...>', ..., '<traceback object at 0x...>'] and structlog "
-    '.exception() renders only "exc_info": true -- the traceback is lost',
-)
 def test_configured_logging_keeps_exception_details() -> None:
     result = run_configured(
         """
