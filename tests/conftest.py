@@ -7,7 +7,6 @@ service and which variable to set; under CI (``CI=true``) a missing service fail
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,12 +18,18 @@ from sqlalchemy import make_url
 from sqlmodel import Session, SQLModel
 
 from opssight import db
-from tests.support import RedisProcess, free_port, missing_service, reset_caches
+from tests.support import RedisProcess, missing_service, private_redis_server, reset_caches
 
 PG_URL = os.environ.get(
     "OPSSIGHT_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("OPSSIGHT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """End-to-end tests run last: sync Playwright keeps an event loop running in this thread
+    until the session ends, which async tests collected after it could not share."""
+    items.sort(key=lambda item: item.path.parent.name == "e2e")
 
 
 @pytest.fixture(autouse=True)
@@ -123,10 +128,5 @@ def redis_url() -> str:
 
 @pytest.fixture
 def private_redis() -> Iterator[RedisProcess]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        missing_service("redis-server is needed on PATH to test Redis outages")
-    server = RedisProcess(binary, free_port())
-    server.start()
-    yield server
-    server.stop()
+    with private_redis_server("to test Redis outages") as server:
+        yield server

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -66,3 +69,17 @@ class RedisProcess:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
+
+
+@contextmanager
+def private_redis_server(purpose: str) -> Iterator[RedisProcess]:
+    """A redis-server of the test's own, stopped at the end."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        missing_service(f"redis-server is needed on PATH {purpose}")
+    server = RedisProcess(binary, free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -9,7 +9,6 @@ service layer and watch the browser react.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +22,14 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.support import ROOT, RedisProcess, free_port, missing_service, reset_caches
+from tests.support import (
+    ROOT,
+    RedisProcess,
+    free_port,
+    missing_service,
+    private_redis_server,
+    reset_caches,
+)
 
 SECRET_KEY = "e2e-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 CHROMIUM = "/usr/bin/chromium"
@@ -47,13 +53,8 @@ class Server(NamedTuple):
 
 @pytest.fixture(scope="session")
 def e2e_redis() -> Iterator[RedisProcess]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        missing_service("redis-server is needed on PATH for the end-to-end tests")
-    server = RedisProcess(binary, free_port())
-    server.start()
-    yield server
-    server.stop()
+    with private_redis_server("for the end-to-end tests") as server:
+        yield server
 
 
 def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:

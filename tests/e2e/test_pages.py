@@ -4,6 +4,7 @@ import re
 
 import httpx
 import pytest
+import websocket
 from playwright.sync_api import Page, expect
 
 from opssight.routes import SIDEBAR
@@ -55,3 +56,15 @@ def test_admin_page_refuses_anonymous_visitors(page: Page):
     wait_hydrated(page)
     expect(page.locator(".os-not-allowed")).to_be_visible()
     expect(page.locator("table")).to_have_count(0)
+
+
+def test_event_socket_only_accepts_the_apps_own_origin(server: Server):
+    socket_url = server.url.replace("http://", "ws://") + "/_event/?EIO=4&transport=websocket"
+    own = websocket.create_connection(socket_url, origin=server.url, timeout=10)
+    try:
+        assert own.recv().startswith("0{")  # Engine.IO "open" packet
+    finally:
+        own.close()
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        websocket.create_connection(socket_url, origin="https://evil.example", timeout=10)
+    assert refused.value.status_code in (400, 403)

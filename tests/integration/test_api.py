@@ -31,6 +31,14 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
+def add_user(session: Session, login: str) -> User:
+    user = User(login=login)
+    session.add(user)
+    session.commit()
+    session.refresh(user)
+    return user
+
+
 def assert_hardened(response: httpx.Response) -> None:
     for name, value in SECURITY_HEADERS.items():
         assert response.headers.get(name) == value, name
@@ -128,10 +136,7 @@ async def test_metrics_count_requests_by_route(
 
 
 async def test_metrics_count_active_sessions(session: Session, client: httpx.AsyncClient) -> None:
-    user = User(login="metrics-user")
-    session.add(user)
-    session.commit()
-    session.refresh(user)
+    user = add_user(session, "metrics-user")
     sessions.issue(session, user=user)
     sessions.issue(session, user=user)
     revoked = sessions.issue(session, user=user)
@@ -194,10 +199,7 @@ async def test_logout_without_a_cookie_redirects_home(
 async def test_logout_revokes_the_session_and_clears_the_cookie(
     session: Session, database_url: str, client: httpx.AsyncClient
 ) -> None:
-    user = User(login="bob")
-    session.add(user)
-    session.commit()
-    session.refresh(user)
+    user = add_user(session, "bob")
     token = sessions.issue(session, user=user)
     other_browser = sessions.issue(session, user=user)
     sid = jwt.decode(token, options={"verify_signature": False})["sid"]
@@ -220,10 +222,7 @@ async def test_logout_revokes_the_session_and_clears_the_cookie(
 async def test_logout_with_a_forged_cookie_revokes_nothing(
     session: Session, database_url: str, client: httpx.AsyncClient
 ) -> None:
-    user = User(login="carol")
-    session.add(user)
-    session.commit()
-    session.refresh(user)
+    user = add_user(session, "carol")
     token = sessions.issue(session, user=user)
     claims = jwt.decode(token, options={"verify_signature": False})
     forged = jwt.encode(claims, "f" * 48, algorithm="HS256")
