@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     github_client_secret: SecretStr | None = None
     github_token: SecretStr | None = None
     github_webhook_secret: SecretStr | None = None
+    github_webhook_max_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     github_url: str = "https://github.com"
     github_api_url: str = "https://api.github.com"
     kubeconfig: str | None = None

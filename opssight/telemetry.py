@@ -20,6 +20,11 @@ HTTP_LATENCY = Histogram(
     ["route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
+WEBHOOK_DELIVERIES = Counter(
+    "opssight_webhook_deliveries_total",
+    "Webhook deliveries by source and result",
+    ["source", "result"],
+)
 LIVE_CLIENTS = Gauge("opssight_live_clients", "Browser tabs receiving live updates (this process)")
 ACTIVE_SESSIONS = Gauge(
     "opssight_active_sessions", "Signed-in sessions neither expired nor revoked"

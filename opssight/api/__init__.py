@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from opssight.api import auth, health, metrics
+from opssight.api import auth, health, metrics, webhooks
 from opssight.api.middleware import HttpMiddleware
 
 
@@ -13,5 +13,6 @@ def create_api() -> FastAPI:
     api.include_router(health.router)
     api.include_router(metrics.router)
     api.include_router(auth.router)
+    api.include_router(webhooks.router)
     api.add_middleware(HttpMiddleware)
     return api

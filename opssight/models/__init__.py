@@ -2,6 +2,29 @@
 
 from opssight.models.audit import AuditLog
 from opssight.models.connector import ConnectorStatus
+from opssight.models.github import (
+    Deployment,
+    DeploymentStatus,
+    PullRequest,
+    Repository,
+    WebhookDelivery,
+    WorkflowJob,
+    WorkflowRun,
+)
+from opssight.models.incident import Incident
 from opssight.models.user import User, UserSession
 
-__all__ = ["AuditLog", "ConnectorStatus", "User", "UserSession"]
+__all__ = [
+    "AuditLog",
+    "ConnectorStatus",
+    "Deployment",
+    "DeploymentStatus",
+    "Incident",
+    "PullRequest",
+    "Repository",
+    "User",
+    "UserSession",
+    "WebhookDelivery",
+    "WorkflowJob",
+    "WorkflowRun",
+]

@@ -40,7 +40,7 @@ def restore_head(database_url: str) -> Iterator[str]:
 
 
 def test_every_model_table_exists_at_head(database_url: str) -> None:
-    assert {"user", "user_session", "audit_log", "connector_status"} == MODEL_TABLES
+    assert {"user", "user_session", "audit_log", "connector_status"} <= MODEL_TABLES
     assert table_names(database_url) >= MODEL_TABLES
     assert current_revision(database_url) == head_revision(database_url)
 

@@ -1,0 +1,201 @@
+"""GitHub pipeline data in: the one upsert path shared by webhooks, REST sync and the demo feed.
+
+Each ``apply_*`` validates nothing itself (its input is already a pydantic payload), writes
+idempotently on GitHub's ids and returns the bus events to publish after the caller commits.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from opssight.events import Event
+from opssight.models import (
+    Deployment,
+    DeploymentStatus,
+    PullRequest,
+    Repository,
+    WorkflowJob,
+    WorkflowRun,
+)
+from opssight.schemas import github as gh
+from opssight.services.upsert import insert_new, upsert
+
+PIPELINES = "pipelines"
+DEPLOYMENTS = "deployments"
+JOB_PROGRESS = {"queued": 0, "waiting": 0, "pending": 0, "requested": 0, "in_progress": 1}
+PRODUCTION_NAMES = {"production", "prod", "live"}
+
+
+def is_production(deployment: gh.Deployment) -> bool:
+    if deployment.production_environment is not None:
+        return deployment.production_environment
+    return deployment.environment.lower() in PRODUCTION_NAMES
+
+
+def apply_repository(session: Session, repo: gh.Repo) -> None:
+    upsert(
+        session,
+        Repository,
+        {
+            "id": repo.id,
+            "full_name": repo.full_name,
+            "html_url": repo.html_url,
+            "default_branch": repo.default_branch,
+        },
+        keys=("id",),
+    )
+
+
+def apply_workflow_run(session: Session, repo: gh.Repo, run: gh.WorkflowRun) -> list[Event]:
+    apply_repository(session, repo)
+    completed = run.status == "completed"
+    upsert(
+        session,
+        WorkflowRun,
+        {
+            "run_id": run.id,
+            "attempt": run.run_attempt,
+            "repo_id": repo.id,
+            "workflow_id": run.workflow_id,
+            "workflow_name": run.name or run.path or "workflow",
+            "run_number": run.run_number,
+            "title": (run.display_title or "")[:500],
+            "event": run.event,
+            "status": run.status or "unknown",
+            "conclusion": run.conclusion if completed else None,
+            "head_branch": run.head_branch,
+            "head_sha": run.head_sha,
+            "actor": run.actor.login if run.actor else None,
+            "html_url": run.html_url,
+            "pull_requests": [pr.number for pr in run.pull_requests],
+            "created_at": run.created_at,
+            "run_started_at": run.run_started_at,
+            "updated_at": run.updated_at,
+            "completed_at": run.updated_at if completed else None,
+        },
+        keys=("run_id", "attempt"),
+        unless_newer="updated_at",
+    )
+    return [Event(topic=PIPELINES, keys={"repo": repo.full_name, "run_id": str(run.id)})]
+
+
+def apply_workflow_job(session: Session, repo: gh.Repo, job: gh.WorkflowJob) -> list[Event]:
+    apply_repository(session, repo)
+    upsert(
+        session,
+        WorkflowJob,
+        {
+            "id": job.id,
+            "run_id": job.run_id,
+            "attempt": job.run_attempt,
+            "name": job.name,
+            "status": job.status,
+            "progress": JOB_PROGRESS.get(job.status, 2),
+            "conclusion": job.conclusion,
+            "created_at": job.created_at,
+            "started_at": job.started_at,
+            "completed_at": job.completed_at,
+            "runner_name": job.runner_name,
+            "labels": job.labels,
+            "steps": [step.model_dump(mode="json") for step in job.steps],
+            "html_url": job.html_url,
+        },
+        keys=("id",),
+        unless_newer="progress",
+    )
+    return [Event(topic=PIPELINES, keys={"repo": repo.full_name, "run_id": str(job.run_id)})]
+
+
+def apply_pull_request(session: Session, repo: gh.Repo, pr: gh.PullRequest) -> list[Event]:
+    apply_repository(session, repo)
+    upsert(
+        session,
+        PullRequest,
+        {
+            "id": pr.id,
+            "repo_id": repo.id,
+            "number": pr.number,
+            "title": pr.title[:500],
+            "state": pr.state,
+            "author": pr.user.login if pr.user else None,
+            "head_sha": pr.head.sha,
+            "base_ref": pr.base.ref,
+            "merge_commit_sha": pr.merge_commit_sha,
+            "html_url": pr.html_url,
+            "created_at": pr.created_at,
+            "updated_at": pr.updated_at,
+            "merged_at": pr.merged_at,
+            "closed_at": pr.closed_at,
+        },
+        keys=("id",),
+        unless_newer="updated_at",
+    )
+    return [Event(topic=DEPLOYMENTS, keys={"repo": repo.full_name, "pull": str(pr.number)})]
+
+
+def set_first_commit(session: Session, pull_id: int, commits: list[gh.Commit]) -> None:
+    """Lead time starts at the PR's earliest commit (from ``/pulls/{n}/commits``)."""
+    times = [c.authored_at for c in commits if c.authored_at is not None]
+    row = session.get(PullRequest, pull_id, populate_existing=True)
+    if row is not None and times:
+        row.first_commit_at = min(times)
+        session.add(row)
+
+
+def apply_deployment(session: Session, repo: gh.Repo, deployment: gh.Deployment) -> list[Event]:
+    apply_repository(session, repo)
+    upsert(
+        session,
+        Deployment,
+        {
+            "id": deployment.id,
+            "repo_id": repo.id,
+            "sha": deployment.sha,
+            "ref": deployment.ref,
+            "environment": deployment.environment,
+            "production": is_production(deployment),
+            "creator": deployment.creator.login if deployment.creator else None,
+            "created_at": deployment.created_at,
+        },
+        keys=("id",),
+    )
+    return [Event(topic=DEPLOYMENTS, keys={"repo": repo.full_name, "id": str(deployment.id)})]
+
+
+def apply_deployment_status(
+    session: Session, repo: gh.Repo, deployment: gh.Deployment, status: gh.DeploymentStatus
+) -> list[Event]:
+    events = apply_deployment(session, repo, deployment)
+    insert_new(
+        session,
+        DeploymentStatus,
+        {
+            "id": status.id,
+            "deployment_id": deployment.id,
+            "state": status.state,
+            "environment": status.environment,
+            "description": (status.description or "")[:500] or None,
+            "created_at": status.created_at,
+        },
+        keys=("id",),
+    )
+    summarize_deployment(session, deployment.id)
+    return events
+
+
+def summarize_deployment(session: Session, deployment_id: int) -> None:
+    """Latest state and first success of a deployment, from all its statuses."""
+    statuses = list(
+        session.exec(
+            select(DeploymentStatus)
+            .where(DeploymentStatus.deployment_id == deployment_id)
+            .order_by(DeploymentStatus.created_at, DeploymentStatus.id)
+        )
+    )
+    row = session.get(Deployment, deployment_id, populate_existing=True)
+    if row is None or not statuses:
+        return
+    row.state, row.state_at = statuses[-1].state, statuses[-1].created_at
+    successes = [s.created_at for s in statuses if s.state == "success"]
+    row.succeeded_at = successes[0] if successes else None
+    session.add(row)
