@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     github_webhook_max_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     github_url: str = "https://github.com"
     github_api_url: str = "https://api.github.com"
+    github_repos: str | None = None
+    github_org: str | None = None
+    github_sync_interval_seconds: float = Field(default=300.0, gt=0)
+    dora_deploy_workflows: str | None = None
     kubeconfig: str | None = None
     prometheus_url: str | None = None
     alertmanager_url: str | None = None
@@ -63,7 +67,8 @@ class Settings(BaseSettings):
         "redis_url", "secret_key", "admin_password", "github_client_id", "github_client_secret",
         "github_token", "github_webhook_secret", "kubeconfig", "prometheus_url",
         "alertmanager_url", "alertmanager_token", "smtp_host", "smtp_user", "smtp_password",
-        "smtp_from", "slack_webhook_url", "demo",
+        "smtp_from", "slack_webhook_url", "demo", "github_repos", "github_org",
+        "dora_deploy_workflows",
         mode="before",
     )  # fmt: skip
     @classmethod
@@ -121,6 +126,16 @@ class Settings(BaseSettings):
                     f"{ENV_PREFIX}SECRET_KEY: needs at least {MIN_SECRET_LENGTH} characters"
                 )
         return self
+
+    @property
+    def deploy_workflows(self) -> list[str]:
+        """Workflow names (or ``owner/repo:workflow``) whose successful runs count as deploys."""
+        return [w.strip() for w in (self.dora_deploy_workflows or "").split(",") if w.strip()]
+
+    @property
+    def repositories(self) -> list[str]:
+        """``owner/repo`` names to sync (besides every repository of ``github_org``)."""
+        return [r.strip() for r in (self.github_repos or "").split(",") if r.strip()]
 
     @property
     def real_sources(self) -> list[str]:
