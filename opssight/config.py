@@ -39,6 +39,7 @@ class Settings(BaseSettings):
 
     demo: bool | None = None
     demo_interval_seconds: float = Field(default=15.0, gt=0)
+    demo_history_days: int = Field(default=90, ge=0, le=365)
 
     admin_password: SecretStr | None = None
     github_client_id: str | None = None

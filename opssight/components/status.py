@@ -1,4 +1,4 @@
-"""Status badge: ok / degraded / down / unknown with one color each."""
+"""Status badge: connector states and run/job states, one color per meaning."""
 
 from __future__ import annotations
 
@@ -6,7 +6,13 @@ import reflex as rx
 
 
 def status_badge(state: rx.Var[str]) -> rx.Component:
-    color = rx.match(state, ("ok", "green"), ("degraded", "amber"), ("down", "red"), "gray")
+    color = rx.match(
+        state,
+        ("ok", "success", "green"),
+        ("degraded", "in_progress", "queued", "waiting", "requested", "amber"),
+        ("down", "failure", "timed_out", "startup_failure", "red"),
+        "gray",
+    )
     return rx.badge(
         state, color_scheme=color, variant="soft", class_name="os-status", data_state=state
     )

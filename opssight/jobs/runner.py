@@ -12,6 +12,7 @@ import structlog
 from opssight import db
 from opssight.config import get_settings
 from opssight.demo import connectors as demo_connectors
+from opssight.demo import github as demo_github
 from opssight.jobs.leader import leadership
 from opssight.services.connectors import forget_demo
 
@@ -36,11 +37,10 @@ def enabled_jobs() -> list[Job]:
     settings = get_settings()
     jobs: list[Job] = []
     if settings.demo_enabled:
-        jobs.append(
-            Job(
-                "demo.connectors", settings.demo_interval_seconds, _in_session(demo_connectors.feed)
-            )
-        )
+        interval = settings.demo_interval_seconds
+        jobs.append(Job("demo.connectors", interval, _in_session(demo_connectors.feed)))
+        github_feed = demo_github.Feed(settings.demo_history_days)
+        jobs.append(Job("demo.github", interval, _in_session(github_feed)))
     return jobs
 
 

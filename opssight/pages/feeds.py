@@ -7,15 +7,6 @@ from opssight.templates.shell import page
 from opssight.views.empty import empty_view
 
 
-@page(routes.PIPELINES)
-def pipelines() -> rx.Component:
-    return empty_view(
-        "git-branch",
-        "Every GitHub Actions run of your repositories, with jobs, steps, durations and flaky runs.",
-        "GitHub Actions",
-    )
-
-
 @page(routes.DORA)
 def dora() -> rx.Component:
     return empty_view(

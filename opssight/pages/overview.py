@@ -5,7 +5,7 @@ import reflex as rx
 from opssight import routes
 from opssight.state.overview import OverviewState
 from opssight.templates.shell import page
-from opssight.views.overview import connector_cards, demo_notice, stored_counts
+from opssight.views.overview import connector_cards, demo_notice, pipelines_card, stored_counts
 
 
 @page(routes.OVERVIEW, on_load=[OverviewState.load])
@@ -17,6 +17,7 @@ def overview() -> rx.Component:
             rx.callout(OverviewState.error, icon="triangle-alert", color_scheme="red"),
         ),
         connector_cards(),
+        pipelines_card(),
         stored_counts(),
         spacing="6",
         width="100%",

@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import Session, SQLModel, select
 
-from opssight.models import AuditLog, ConnectorStatus, User, UserSession
+from opssight.models import (
+    AuditLog,
+    ConnectorStatus,
+    Deployment,
+    PullRequest,
+    User,
+    UserSession,
+    WebhookDelivery,
+    WorkflowJob,
+    WorkflowRun,
+)
+from opssight.models.base import utcnow
 from opssight.services.connectors import list_connectors
 
 # (label, table) pairs counted on the Overview; each integration adds its own tables here.
 STORED_OBJECTS: list[tuple[str, type[SQLModel]]] = [
     ("Connectors", ConnectorStatus),
+    ("Workflow runs", WorkflowRun),
+    ("Jobs", WorkflowJob),
+    ("Pull requests", PullRequest),
+    ("Deployments", Deployment),
+    ("Webhook deliveries", WebhookDelivery),
     ("Users", User),
     ("Sessions", UserSession),
     ("Audit entries", AuditLog),
@@ -36,9 +52,19 @@ class CountCard(BaseModel):
     count: int
 
 
+class PipelineCard(BaseModel):
+    """GitHub Actions over the last 24 hours."""
+
+    runs: int
+    running: int
+    failed: int
+    success_rate: float | None
+
+
 class OverviewSummary(BaseModel):
     connectors: list[ConnectorCard]
     counts: list[CountCard]
+    pipelines: PipelineCard
 
     @property
     def demo(self) -> bool:
@@ -63,4 +89,18 @@ def overview(session: Session) -> OverviewSummary:
         CountCard(label=label, count=session.exec(select(func.count()).select_from(model)).one())
         for label, model in STORED_OBJECTS
     ]
-    return OverviewSummary(connectors=connectors, counts=counts)
+    return OverviewSummary(connectors=connectors, counts=counts, pipelines=pipeline_card(session))
+
+
+def pipeline_card(session: Session) -> PipelineCard:
+    since = utcnow() - timedelta(hours=24)
+    rows = session.exec(
+        select(WorkflowRun.status, WorkflowRun.conclusion).where(WorkflowRun.created_at >= since)
+    ).all()
+    decided = [c for s, c in rows if c in ("success", "failure", "timed_out")]
+    return PipelineCard(
+        runs=len(rows),
+        running=sum(s in ("queued", "in_progress", "waiting", "requested") for s, _ in rows),
+        failed=sum(c in ("failure", "timed_out") for c in decided),
+        success_rate=(decided.count("success") / len(decided)) if decided else None,
+    )

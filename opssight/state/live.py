@@ -1,8 +1,9 @@
 """Live updates: one background listener per browser tab waits on the bus and refreshes views.
 
-A view is a state class with ``_fetch()`` (a sync read run in a worker thread) and
-``_apply(data)``; it registers the topics it shows with ``live_view``. Bursts of events are
-coalesced so each affected view is re-read once.
+A view is a state class that registers the topics it shows with ``live_view`` and has
+``_live_params()`` (read under the state lock: what this tab is looking at, or None when the
+view is not on screen), ``_fetch(params)`` (a sync read run in a worker thread, outside the
+lock) and ``_apply(data)``. Bursts of events are coalesced so each view is re-read once.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ _LISTENERS: dict[str, asyncio.Task[Any]] = {}
 
 
 class LiveView(Protocol):
+    def _live_params(self) -> Any: ...
+
     @staticmethod
-    def _fetch() -> Any: ...
+    def _fetch(params: Any) -> Any: ...
 
     def _apply(self, data: Any) -> None: ...
 
@@ -79,11 +82,14 @@ class LiveState(rx.State):
                 del _LISTENERS[token]
 
     async def _refresh(self, view: type[rx.State]) -> None:
+        async with self:
+            params = (await self.get_state(view))._live_params()
+        if params is None:
+            return
         try:
-            data = await asyncio.to_thread(view._fetch)
+            data = await asyncio.to_thread(view._fetch, params)
         except SQLAlchemyError as exc:
             log.warning("live.refresh_failed", view=view.__name__, error=str(exc))
             return
         async with self:
-            state = await self.get_state(view)
-            state._apply(data)
+            (await self.get_state(view))._apply(data)

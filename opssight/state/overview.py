@@ -15,16 +15,20 @@ from opssight.state.live import live_view
 log = structlog.get_logger(__name__)
 
 
-@live_view("connectors")
+@live_view("connectors", "pipelines", "deployments")
 class OverviewState(rx.State):
     connectors: list[dict[str, str]] = []
     counts: list[dict[str, str]] = []
+    pipelines: dict[str, str] = {}
     demo: bool = False
     loaded: bool = False
     error: str = ""
 
+    def _live_params(self) -> bool | None:
+        return True if self.loaded else None
+
     @staticmethod
-    def _fetch() -> OverviewSummary:
+    def _fetch(_params: object = None) -> OverviewSummary:
         with db.session_scope() as session:
             return overview(session)
 
@@ -43,6 +47,13 @@ class OverviewState(rx.State):
             for card in summary.connectors
         ]
         self.counts = [{"label": c.label, "count": f"{c.count:,}"} for c in summary.counts]
+        card = summary.pipelines
+        self.pipelines = {
+            "runs": f"{card.runs:,}",
+            "running": f"{card.running:,}",
+            "failed": f"{card.failed:,}",
+            "success": "—" if card.success_rate is None else f"{card.success_rate:.0%}",
+        }
         self.demo = summary.demo
         self.loaded = True
         self.error = ""

@@ -12,6 +12,7 @@ from opssight import db
 from opssight.models import User
 from opssight.schemas.theme import ThemePreference
 from opssight.services import preferences
+from opssight.state.inputs import single
 from opssight.state.session import current_user
 
 log = structlog.get_logger(__name__)
@@ -100,7 +101,7 @@ class ThemeState(rx.State):
 
     @rx.event
     async def choose_mode(self, mode: str | list[str]) -> None:
-        await self._apply(mode=mode[0] if isinstance(mode, list) and mode else mode)
+        await self._apply(mode=single(mode))
 
     @rx.event
     async def choose_hue(self, value: list[int | float]) -> None:

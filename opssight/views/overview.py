@@ -62,6 +62,29 @@ def connector_cards() -> rx.Component:
     )
 
 
+def pipelines_card() -> rx.Component:
+    card = OverviewState.pipelines
+    return rx.vstack(
+        rx.hstack(
+            rx.heading("Pipelines · last 24 h", size="4", class_name="os-heading"),
+            rx.link("All runs", href="/pipelines", size="2"),
+            align="baseline",
+            spacing="3",
+        ),
+        rx.grid(
+            rx.box(stat_card("Runs", card["runs"]), data_count="runs-24h"),
+            rx.box(stat_card("Running", card["running"]), data_count="running"),
+            rx.box(stat_card("Failed", card["failed"]), data_count="failed-24h"),
+            rx.box(stat_card("Success rate", card["success"]), data_count="success-24h"),
+            columns=rx.breakpoints(initial="2", md="4"),
+            spacing="4",
+            width="100%",
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
 def stored_counts() -> rx.Component:
     return rx.vstack(
         rx.heading("Stored objects", size="4", class_name="os-heading"),

@@ -1,0 +1,1 @@
+"""Pure I/O adapters to external systems: no database, no reflex."""

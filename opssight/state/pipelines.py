@@ -1,0 +1,345 @@
+"""Pipelines: filtered runs (server-side pages), per-workflow stats and trends, flaky runs and a
+run's jobs and steps; refreshed live from the ``pipelines`` topic."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
+
+import plotly.graph_objects as go
+import reflex as rx
+import structlog
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+
+from opssight import db
+from opssight.services import pipeline_queries as q
+from opssight.state.inputs import single
+from opssight.state.live import live_view
+
+log = structlog.get_logger(__name__)
+
+WINDOWS = {"7": 7, "30": 30, "90": 90}
+ALL = "all"
+
+
+class Params(NamedTuple):
+    filter: q.RunFilter
+    days: int
+    run: tuple[int, int] | None
+
+
+class PipelinesData(BaseModel):
+    page: q.RunPage
+    stats: list[q.WorkflowStats]
+    weekly: list[q.WorkflowStats]
+    flaky: list[q.FlakyRun]
+    repos: list[str]
+    workflows: list[str]
+    detail: q.RunDetail | None
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def when(moment: datetime | None) -> str:
+    return moment.strftime("%b %d %H:%M") if moment else "—"
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def _run_cells(row: q.RunRow) -> dict[str, str]:
+    return {
+        "key": f"{row.run_id}:{row.attempt}",
+        "run_id": str(row.run_id),
+        "attempt": str(row.attempt),
+        "repo": row.repo,
+        "workflow": row.workflow,
+        "title": row.title,
+        "branch": row.branch,
+        "event": row.event,
+        "actor": row.actor,
+        "state": row.state,
+        "sha": row.head_sha[:7],
+        "queued": when(row.created_at),
+        "started": when(row.started_at),
+        "duration": duration(row.duration_s),
+        "queue": duration(row.queue_s),
+        "url": row.html_url,
+    }
+
+
+def _fetch(params: Params) -> PipelinesData:
+    since = datetime.now(UTC) - timedelta(days=params.days)
+    with db.session_scope() as session:
+        repos, workflows = q.filter_options(session)
+        repo = params.filter.repo
+        return PipelinesData(
+            page=q.list_runs(session, params.filter),
+            stats=q.workflow_stats(session, since=since, repo=repo),
+            weekly=q.workflow_stats(session, since=since, repo=repo, weekly=True),
+            flaky=q.flaky_runs(session, since=since, limit=10),
+            repos=repos,
+            workflows=workflows,
+            detail=q.run_detail(session, *params.run) if params.run else None,
+        )
+
+
+@live_view("pipelines")
+class PipelinesState(rx.State):
+    repo: str = ""
+    workflow: str = ""
+    branch: str = ""
+    run_state: str = ""
+    search: str = ""
+    page: int = 1
+    window: str = "30"
+    runs: list[dict[str, str]] = []
+    total: int = 0
+    pages: int = 1
+    repos: list[str] = []
+    workflows: list[str] = []
+    stats: list[dict[str, str]] = []
+    weekly: list[dict[str, str]] = []
+    flaky: list[dict[str, str]] = []
+    selected: dict[str, str] = {}
+    jobs: list[dict[str, str]] = []
+    steps: list[dict[str, str]] = []
+    attempts: list[str] = []
+    loaded: bool = False
+    error: str = ""
+
+    def _params(self) -> Params:
+        run = None
+        if self.selected:
+            run = (int(self.selected["run_id"]), int(self.selected["attempt"]))
+        query = q.RunFilter(
+            repo=self.repo,
+            workflow=self.workflow,
+            branch=self.branch,
+            state=self.run_state,
+            search=self.search,
+            page=self.page,
+        )
+        return Params(query, WINDOWS.get(self.window, 30), run)
+
+    def _live_params(self) -> Params | None:
+        return self._params() if self.loaded else None
+
+    @staticmethod
+    def _fetch(params: Params) -> PipelinesData:
+        return _fetch(params)
+
+    def _apply(self, data: PipelinesData) -> None:
+        self.runs = [_run_cells(row) for row in data.page.rows]
+        self.total, self.pages = data.page.total, data.page.pages
+        self.page = min(self.page, self.pages)
+        self.repos, self.workflows = data.repos, data.workflows
+        self.stats = [self._stats_cells(s) for s in data.stats]
+        self.weekly = [self._stats_cells(s) for s in data.weekly]
+        self.flaky = [
+            {
+                "repo": f.repo,
+                "workflow": f.workflow,
+                "run_id": str(f.run_id),
+                "sha": f.head_sha[:7],
+                "attempts": f"failed #{f.failed_attempt}, passed #{f.passed_attempt}",
+                "passed": when(f.passed_at),
+            }
+            for f in data.flaky
+        ]
+        self._apply_detail(data.detail)
+        self.loaded, self.error = True, ""
+
+    @staticmethod
+    def _stats_cells(s: q.WorkflowStats) -> dict[str, str]:
+        return {
+            "repo": s.repo,
+            "workflow": s.workflow,
+            "week": s.week.date().isoformat() if s.week else "",
+            "runs": str(s.runs),
+            "success": percent(s.success_rate),
+            "success_value": "" if s.success_rate is None else f"{s.success_rate:.4f}",
+            "p50": duration(s.p50_s),
+            "p95": duration(s.p95_s),
+            "p50_value": "" if s.p50_s is None else f"{s.p50_s:.1f}",
+            "queue": duration(s.queue_p50_s),
+        }
+
+    def _apply_detail(self, detail: q.RunDetail | None) -> None:
+        if detail is None:
+            self.selected, self.jobs, self.steps, self.attempts = {}, [], [], []
+            return
+        self.selected = _run_cells(detail.run)
+        self.attempts = [str(a) for a in detail.attempts]
+        self.jobs = [
+            {
+                "id": str(job.id),
+                "name": job.name,
+                "state": job.state,
+                "runner": job.runner,
+                "start": job.started_at.isoformat() if job.started_at else "",
+                "end": job.completed_at.isoformat() if job.completed_at else "",
+                "duration": duration(q.seconds_between(job.started_at, job.completed_at)),
+            }
+            for job in detail.jobs
+        ]
+        self.steps = [
+            {
+                "job": job.name,
+                "name": f"{job.name} > {step.name}",
+                "state": step.state,
+                "start": step.started_at.isoformat() if step.started_at else "",
+                "end": step.completed_at.isoformat() if step.completed_at else "",
+            }
+            for job in detail.jobs
+            for step in job.steps
+        ]
+
+    async def _reload(self) -> None:
+        try:
+            self._apply(await asyncio.to_thread(_fetch, self._params()))
+        except ValidationError:
+            log.info("pipelines.bad_filter")
+            self.run_state, self.page = "", 1
+        except SQLAlchemyError as exc:
+            log.error("pipelines.load_failed", error=str(exc))
+            self.error = "The database is unreachable; runs cannot be shown right now."
+
+    @rx.event
+    async def load(self) -> None:
+        await self._reload()
+
+    @rx.event
+    async def filter_repo(self, value: str) -> None:
+        self.repo, self.page = ("" if value == ALL else value), 1
+        await self._reload()
+
+    @rx.event
+    async def filter_workflow(self, value: str) -> None:
+        self.workflow, self.page = ("" if value == ALL else value), 1
+        await self._reload()
+
+    @rx.event
+    async def filter_state(self, value: str) -> None:
+        self.run_state, self.page = ("" if value == ALL else value), 1
+        await self._reload()
+
+    @rx.event
+    async def filter_branch(self, value: str) -> None:
+        self.branch, self.page = value.strip()[:300], 1
+        await self._reload()
+
+    @rx.event
+    async def filter_search(self, value: str) -> None:
+        self.search, self.page = value[:200], 1
+        await self._reload()
+
+    @rx.event
+    async def choose_window(self, value: str | list[str]) -> None:
+        self.window = single(value) if single(value) in WINDOWS else "30"
+        await self._reload()
+
+    @rx.event
+    async def go_to_page(self, delta: int) -> None:
+        self.page = max(1, min(self.pages, self.page + int(delta)))
+        await self._reload()
+
+    @rx.event
+    async def open_run(self, run_id: str, attempt: str) -> None:
+        if not (run_id.isdigit() and attempt.isdigit()):
+            return
+        self.selected = {"run_id": run_id, "attempt": attempt}
+        await self._reload()
+
+    @rx.event
+    def close_run(self) -> None:
+        self._apply_detail(None)
+
+    @rx.var
+    def trend_figure(self) -> go.Figure:
+        """Weekly p50 duration and success rate per workflow."""
+        figure = go.Figure()
+        by_workflow: dict[str, list[dict[str, str]]] = {}
+        for point in self.weekly:
+            by_workflow.setdefault(f"{point['repo']} · {point['workflow']}", []).append(point)
+        for name, points in by_workflow.items():
+            timed = [p for p in points if p["p50_value"]]
+            figure.add_trace(
+                go.Scatter(
+                    x=[p["week"] for p in timed],
+                    y=[float(p["p50_value"]) / 60 for p in timed],
+                    name=f"{name} p50 (min)",
+                    mode="lines+markers",
+                )
+            )
+            rated = [p for p in points if p["success_value"]]
+            figure.add_trace(
+                go.Scatter(
+                    x=[p["week"] for p in rated],
+                    y=[float(p["success_value"]) * 100 for p in rated],
+                    name=f"{name} success %",
+                    mode="lines+markers",
+                    yaxis="y2",
+                    line={"dash": "dot"},
+                )
+            )
+        figure.update_layout(
+            height=320,
+            margin={"l": 40, "r": 40, "t": 10, "b": 40},
+            yaxis={"title": "p50 duration (min)", "rangemode": "tozero"},
+            yaxis2={"title": "success %", "overlaying": "y", "side": "right", "range": [0, 105]},
+            legend={"orientation": "h"},
+            paper_bgcolor="rgba(0,0,0,0)",
+            plot_bgcolor="rgba(0,0,0,0)",
+        )
+        return figure
+
+    @rx.var
+    def timeline_figure(self) -> go.Figure:
+        """The selected run's jobs and steps as a timeline (one bar per job and step)."""
+        bars = [
+            *({"name": j["name"], **j} for j in self.jobs),
+            *self.steps,
+        ]
+        bars = [b for b in bars if b["start"] and b["end"]]
+        colors = {"success": "#30a46c", "failure": "#e5484d", "cancelled": "#8b8d98"}
+        figure = go.Figure()
+        for bar in bars:
+            start = datetime.fromisoformat(bar["start"])
+            seconds = (datetime.fromisoformat(bar["end"]) - start).total_seconds()
+            figure.add_trace(
+                go.Bar(
+                    y=[bar["name"]],
+                    x=[seconds * 1000],
+                    base=[bar["start"]],
+                    orientation="h",
+                    marker={"color": colors.get(bar["state"], "#f5a524")},
+                    hovertext=f"{bar['name']}: {duration(seconds)} ({bar['state']})",
+                    hoverinfo="text",
+                    showlegend=False,
+                )
+            )
+        figure.update_layout(
+            height=max(160, 28 * len(bars) + 60),
+            margin={"l": 10, "r": 10, "t": 10, "b": 30},
+            xaxis={"type": "date"},
+            yaxis={"autorange": "reversed", "automargin": True},
+            barmode="overlay",
+            paper_bgcolor="rgba(0,0,0,0)",
+            plot_bgcolor="rgba(0,0,0,0)",
+        )
+        return figure
