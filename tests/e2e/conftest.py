@@ -32,6 +32,7 @@ from tests.support import (
 )
 
 SECRET_KEY = "e2e-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+WEBHOOK_SECRET = "e2e-webhook-secret-0123456789"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -88,6 +89,8 @@ def server(
         "OPSSIGHT_DATA_DIR": str(data_dir),
         "OPSSIGHT_DEMO": "1",
         "OPSSIGHT_DEMO_INTERVAL_SECONDS": "60",
+        "OPSSIGHT_DEMO_HISTORY_DAYS": "3",
+        "OPSSIGHT_GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
     }
     env.update(opssight_env, GRANIAN_WORKERS="2")
     log = data_dir / "server.log"

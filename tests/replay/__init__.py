@@ -1,0 +1,1 @@
+"""Local replay servers that answer like the real services, from recorded real payloads."""
