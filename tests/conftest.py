@@ -18,6 +18,7 @@ from sqlalchemy import make_url
 from sqlmodel import Session, SQLModel
 
 from opssight import db
+from tests.replay.github import GitHubReplay
 from tests.support import RedisProcess, missing_service, private_redis_server, reset_caches
 
 PG_URL = os.environ.get(
@@ -129,4 +130,11 @@ def redis_url() -> str:
 @pytest.fixture
 def private_redis() -> Iterator[RedisProcess]:
     with private_redis_server("to test Redis outages") as server:
+        yield server
+
+
+@pytest.fixture
+def github_replay() -> Iterator[GitHubReplay]:
+    """A local server answering like GitHub's REST API, from the recorded payloads."""
+    with GitHubReplay() as server:
         yield server

@@ -13,6 +13,7 @@ from opssight import db
 from opssight.config import get_settings
 from opssight.demo import connectors as demo_connectors
 from opssight.demo import github as demo_github
+from opssight.jobs import github as github_job
 from opssight.jobs.leader import leadership
 from opssight.services.connectors import forget_demo
 
@@ -41,6 +42,9 @@ def enabled_jobs() -> list[Job]:
         jobs.append(Job("demo.connectors", interval, _in_session(demo_connectors.feed)))
         github_feed = demo_github.Feed(settings.demo_history_days)
         jobs.append(Job("demo.github", interval, _in_session(github_feed)))
+    if settings.github_token and (settings.repositories or settings.github_org):
+        sync = github_job.sync_job(settings)
+        jobs.append(Job("github.sync", settings.github_sync_interval_seconds, _in_session(sync)))
     return jobs
 
 

@@ -11,6 +11,7 @@ from opssight.models.github import (
     WorkflowJob,
     WorkflowRun,
 )
+from opssight.models.http_cache import HttpEtag
 from opssight.models.incident import Incident
 from opssight.models.user import User, UserSession
 
@@ -19,6 +20,7 @@ __all__ = [
     "ConnectorStatus",
     "Deployment",
     "DeploymentStatus",
+    "HttpEtag",
     "Incident",
     "PullRequest",
     "Repository",

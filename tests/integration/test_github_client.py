@@ -52,12 +52,6 @@ class FakeTime:
 
 
 @pytest.fixture
-def github_replay() -> Iterator[GitHubReplay]:
-    with GitHubReplay() as server:
-        yield server
-
-
-@pytest.fixture
 def fake_time() -> FakeTime:
     return FakeTime()
 

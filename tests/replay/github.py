@@ -44,6 +44,7 @@ import math
 import re
 import threading
 import time
+import zlib
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -116,6 +117,21 @@ class Repo:
     @property
     def owner(self) -> str:
         return self.full_name.split("/")[0]
+
+    @property
+    def id(self) -> int:
+        """A stable id of its own (recorded payloads all name one repository)."""
+        return 1_000_000 + zlib.crc32(self.full_name.encode()) % 1_000_000
+
+    def own(self, repository: dict[str, Any]) -> dict[str, Any]:
+        """A recorded repository object re-labelled as this repository (the default repository
+        serves the recordings unchanged)."""
+        if self.full_name == DEFAULT_REPO:
+            return repository
+        owner, name = self.full_name.split("/")
+        repository = {**repository, "id": self.id, "name": name, "full_name": self.full_name}
+        repository["owner"] = {**repository["owner"], "login": owner}
+        return repository
 
 
 class GitHubReplay:
@@ -209,11 +225,13 @@ class GitHubReplay:
         start = first_created or datetime.fromisoformat(template["created_at"])
         text = json.dumps(template).replace(DEFAULT_REPO, full_name)
         made = []
+        labelled = Repo(full_name, [])
         for index in range(runs):
             run_id = next(self._run_ids)
             run = json.loads(text.replace(f"/runs/{template['id']}", f"/runs/{run_id}"))
             created = start + index * spacing
             run.update(
+                repository=labelled.own(run["repository"]),
                 id=run_id,
                 run_number=template["run_number"] + index,
                 created_at=_stamp(created),
@@ -417,9 +435,11 @@ class GitHubReplay:
         if run is None or (attempt is not None and not 1 <= int(attempt) <= run.attempts):
             return self._error(404, "Not Found")
         items = []
-        for template in self._job_template:
+        for index, template in enumerate(self._job_template):
             text = json.dumps(template).replace(f"/runs/{template['run_id']}", f"/runs/{run.id}")
-            job = json.loads(text.replace(DEFAULT_REPO, found.full_name)) | {"run_id": run.id}
+            job = json.loads(text.replace(DEFAULT_REPO, found.full_name))
+            # each run's jobs get ids of their own, as on GitHub (job ids are unique)
+            job |= {"run_id": run.id, "id": run.id * 100 + index}
             items.append(_dump(job))
         return self._page(path, query, items, "jobs")
 
@@ -427,7 +447,12 @@ class GitHubReplay:
         if self._repo(owner, repo) is None:
             return self._error(404, "Not Found")
         state = query.get("state", ["open"])[0]
-        pulls = [p for p in self._pulls if state == "all" or p["state"] == state]
+        found = self._repo(owner, repo)
+        pulls = [
+            {**p, "base": {**p["base"], "repo": found.own(p["base"]["repo"])}}
+            for p in self._pulls
+            if state == "all" or p["state"] == state
+        ]
         return self._page(path, query, [_dump(p) for p in pulls])
 
     def _commits(self, path: str, query: Query, owner: str, repo: str, number: str) -> Answer:

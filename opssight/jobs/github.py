@@ -1,0 +1,31 @@
+"""The GitHub reconciliation poll as a job: one client per pass, one shared rate budget."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlmodel import Session
+
+from opssight.config import Settings
+from opssight.integrations.github import GitHubClient, MemoryRateBudget
+from opssight.services import github_sync
+from opssight.services.ratelimit import RedisRateBudget
+
+
+def sync_job(settings: Settings) -> Callable[[Session], object]:
+    budget = RedisRateBudget(settings.redis_url) if settings.redis_url else MemoryRateBudget()
+    token = settings.github_token.get_secret_value() if settings.github_token else ""
+
+    def run(session: Session) -> object:
+        etags = github_sync.DbEtagStore(session)
+        with GitHubClient(settings.github_api_url, token, etags=etags, budget=budget) as client:
+            return github_sync.sync(
+                session,
+                client,
+                names=settings.repositories,
+                org=settings.github_org,
+                days=settings.github_history_days,
+                interval=settings.github_sync_interval_seconds,
+            )
+
+    return run
