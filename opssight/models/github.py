@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from opssight.models.base import UTCDateTime, utcnow
@@ -36,7 +36,18 @@ class WorkflowRun(SQLModel, table=True):
     """One attempt of a run: the key is (run_id, attempt)."""
 
     __tablename__ = "workflow_run"
-    __table_args__ = (Index("ix_workflow_run_repo_created", "repo_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_workflow_run_repo_created", "repo_id", "created_at"),
+        # DORA reads successful runs of deploy workflows by name and completion time
+        Index(
+            "ix_workflow_run_deploys",
+            "workflow_name",
+            "completed_at",
+            postgresql_include=["repo_id", "run_id", "attempt", "head_sha"],
+            postgresql_where=text("status = 'completed' AND conclusion = 'success'"),
+            sqlite_where=text("status = 'completed' AND conclusion = 'success'"),
+        ),
+    )
 
     run_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     attempt: int = Field(primary_key=True)
@@ -100,6 +111,16 @@ class PullRequest(SQLModel, table=True):
 
 
 class Deployment(SQLModel, table=True):
+    __table_args__ = (
+        Index(
+            "ix_deployment_production_repo",
+            "repo_id",
+            "succeeded_at",
+            postgresql_where=text("production"),
+            sqlite_where=text("production"),
+        ),
+    )
+
     id: int = _github_id()
     repo_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
     sha: str = Field(max_length=64, index=True)

@@ -7,15 +7,6 @@ from opssight.templates.shell import page
 from opssight.views.empty import empty_view
 
 
-@page(routes.DORA)
-def dora() -> rx.Component:
-    return empty_view(
-        "gauge",
-        "Deployment frequency, lead time for changes, change failure rate and time to restore.",
-        "deployment",
-    )
-
-
 @page(routes.KUBERNETES)
 def kubernetes() -> rx.Component:
     return empty_view(
