@@ -1,17 +1,22 @@
-"""``POST /api/webhooks/github``: 401 before any parsing, 2xx only after the commit."""
+"""``POST /api/webhooks/github``: 401 before any parsing, 2xx only after the commit.
+
+The handler verifies and parses in the event loop (HMAC, then pydantic straight from the bytes),
+then hands the delivery to this process's webhook writer (``services.ingest_writer``), which
+commits concurrent deliveries together and answers each once its batch has committed. No
+synchronous database call runs on the event loop.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import json
+from dataclasses import dataclass
 
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
-from opssight import db
 from opssight.config import get_settings
-from opssight.services import webhooks
+from opssight.services import ingest_writer, webhooks
 from opssight.telemetry import WEBHOOK_DELIVERIES
 
 log = structlog.get_logger(__name__)
@@ -36,18 +41,26 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _answer(status: int, result: str, detail: str) -> JSONResponse:
+def _answer(
+    status: int, result: str, detail: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     WEBHOOK_DELIVERIES.labels("github", result).inc()
-    return JSONResponse({"result": result, "detail": detail}, status_code=status)
+    return JSONResponse({"result": result, "detail": detail}, status_code=status, headers=headers)
 
 
-def _ingest(delivery_id: str, event: str, payload: object) -> webhooks.Outcome:
-    with db.session_scope() as session:
-        return webhooks.ingest(session, delivery_id=delivery_id, event=event, payload=payload)
+@dataclass(frozen=True)
+class Received:
+    """A verified, parsed delivery; ``parsed`` is None for events we do not ingest."""
+
+    delivery_id: str
+    event: str
+    parsed: BaseModel | None
 
 
-@router.post("/github")
-async def github(request: Request) -> JSONResponse:
+async def receive(request: Request) -> Received | JSONResponse:
+    """Everything before the database: secret, size limit, signature, headers, JSON, shape.
+
+    Returns the delivery, or the error answer to send."""
     settings = get_settings()
     if settings.github_webhook_secret is None:
         return _answer(503, "disabled", "OPSSIGHT_GITHUB_WEBHOOK_SECRET is not set")
@@ -64,14 +77,28 @@ async def github(request: Request) -> JSONResponse:
     if not event or not delivery_id or len(delivery_id) > 64:
         return _answer(400, "bad_headers", "X-GitHub-Event and X-GitHub-Delivery are required")
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        parsed = webhooks.parse(event, body)
+    except webhooks.BadJson as exc:
         log.warning("webhook.bad_json", delivery=delivery_id, error=str(exc))
         return _answer(400, "bad_json", "body is not JSON")
-    try:
-        outcome = await asyncio.to_thread(_ingest, delivery_id, event, payload)
     except webhooks.InvalidPayload as exc:
         log.warning("webhook.invalid", delivery=delivery_id, gh_event=event, error=str(exc))
         return _answer(422, "invalid", str(exc))
-    code = 202 if outcome == "ignored" else 200
-    return _answer(code, outcome, event)
+    return Received(delivery_id, event, parsed)
+
+
+@router.post("/github")
+async def github(request: Request) -> JSONResponse:
+    received = await receive(request)
+    if isinstance(received, JSONResponse):
+        return received
+    if received.parsed is None:
+        return _answer(202, "ignored", received.event)
+    delivery = webhooks.prepare(received.delivery_id, received.event, received.parsed)
+    try:
+        outcome = await ingest_writer.get_writer().submit(delivery)
+    except ingest_writer.WriterUnavailable as exc:
+        log.error("webhook.unavailable", delivery=received.delivery_id, error=str(exc))
+        detail = "the delivery could not be stored now; retry"
+        return _answer(503, "unavailable", detail, headers={"Retry-After": "1"})
+    return _answer(200, outcome, received.event)

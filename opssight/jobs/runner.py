@@ -15,6 +15,7 @@ from opssight.demo import connectors as demo_connectors
 from opssight.demo import github as demo_github
 from opssight.jobs import github as github_job
 from opssight.jobs.leader import leadership
+from opssight.services import ingest_writer
 from opssight.services.connectors import forget_demo
 
 log = structlog.get_logger(__name__)
@@ -79,3 +80,4 @@ async def lifespan() -> AsyncIterator[None]:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await ingest_writer.close_writers()
