@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column
+from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
 from opssight.models.base import UTCDateTime, utcnow
@@ -19,6 +19,7 @@ class ConnectorStatus(SQLModel, table=True):
     is_demo: bool = False
     detail: str | None = Field(default=None, max_length=500)
     latency_ms: float | None = None
+    facts: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=True))
     last_error: str | None = Field(default=None, max_length=2000)
     checked_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)

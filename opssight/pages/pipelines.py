@@ -5,7 +5,14 @@ import reflex as rx
 from opssight import routes
 from opssight.state.pipelines import PipelinesState
 from opssight.templates.shell import page
-from opssight.views.pipelines import filters, flaky_runs, run_detail, runs_table, workflow_stats
+from opssight.views.pipelines import (
+    connector_panel,
+    filters,
+    flaky_runs,
+    run_detail,
+    runs_table,
+    workflow_stats,
+)
 
 
 @page(routes.PIPELINES, on_load=[PipelinesState.load])
@@ -15,6 +22,7 @@ def pipelines() -> rx.Component:
             PipelinesState.error != "",
             rx.callout(PipelinesState.error, icon="triangle-alert", color_scheme="red"),
         ),
+        connector_panel(),
         filters(),
         runs_table(),
         rx.grid(

@@ -17,3 +17,4 @@ class ConnectorCheck(BaseModel):
     detail: str | None = Field(default=None, max_length=500)
     latency_ms: float | None = Field(default=None, ge=0)
     error: str | None = Field(default=None, max_length=2000)
+    facts: dict[str, str] = Field(default_factory=dict)  # labelled figures for a connector panel

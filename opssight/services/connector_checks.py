@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from opssight.schemas.connector import ConnectorCheck
@@ -15,6 +16,15 @@ from opssight.schemas.sources import (
 LOW_RATE_BUDGET = 0.1
 
 
+def rate_facts(remaining: int, limit: int, reset: int) -> dict[str, str]:
+    """The rate-limit figures a GitHub connector panel shows."""
+    resets = datetime.fromtimestamp(reset, UTC)
+    return {
+        "Rate budget left": f"{remaining:,}/{limit:,}",
+        "Rate resets": f"{resets:%Y-%m-%d %H:%M} UTC",
+    }
+
+
 def github_check(name: str, rate_limit: dict[str, Any], **common: Any) -> ConnectorCheck:
     core = GitHubRateLimit.model_validate(rate_limit).resources["core"]
     low = core.remaining < core.limit * LOW_RATE_BUDGET
@@ -23,6 +33,7 @@ def github_check(name: str, rate_limit: dict[str, Any], **common: Any) -> Connec
         kind="github",
         state="degraded" if low else "ok",
         detail=f"{core.remaining:,}/{core.limit:,} API requests left",
+        facts=rate_facts(core.remaining, core.limit, core.reset),
         **common,
     )
 

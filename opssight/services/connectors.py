@@ -23,6 +23,7 @@ def record_check(session: Session, check: ConnectorCheck) -> ConnectorStatus:
     row.is_demo = check.is_demo
     row.detail = check.detail
     row.latency_ms = check.latency_ms
+    row.facts = check.facts
     row.checked_at = now
     if check.state == "ok":
         row.last_success_at = now

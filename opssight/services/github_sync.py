@@ -23,7 +23,7 @@ from opssight.models import Deployment, HttpEtag, PullRequest, Repository, Workf
 from opssight.models.base import utcnow
 from opssight.schemas import github as gh
 from opssight.schemas.connector import ConnectorCheck
-from opssight.services import pipelines
+from opssight.services import connector_checks, pipelines
 from opssight.services.connectors import record_check
 from opssight.services.upsert import upsert
 
@@ -221,14 +221,24 @@ def _check(
     requests = client.stats.requests - before[0]
     unchanged = client.stats.not_modified - before[1]
     rate = client.budget.state()
+    now = utcnow()
+    ratio = f"{unchanged / requests:.0%}" if requests else "—"
+    facts = {
+        "Last sync": f"{now:%Y-%m-%d %H:%M:%S} UTC",
+        "Next sync": f"{now + timedelta(seconds=interval):%Y-%m-%d %H:%M:%S} UTC",
+        "Repositories": f"{len(results)}/{len(targets)}",
+        "Requests spent": f"{requests:,}",
+        "304 ratio": ratio,
+        "Rows changed": f"{sum(r.changed for r in results):,}",
+    }
     parts: list[Any] = [
         f"{len(results)}/{len(targets)} repositories",
-        f"{requests} requests ({unchanged / requests:.0%} 304)" if requests else "0 requests",
+        f"{requests} requests ({ratio} 304)",
     ]
     if rate is not None:
+        facts |= connector_checks.rate_facts(rate.remaining, rate.limit, rate.reset)
         parts.append(f"{rate.remaining:,}/{rate.limit:,} API requests left")
-    next_sync = utcnow() + timedelta(seconds=interval)
-    parts.append(f"next sync {next_sync:%H:%M:%S} UTC")
+    parts.append(f"next sync {now + timedelta(seconds=interval):%H:%M:%S} UTC")
     state = ("degraded" if results else "down") if errors else "ok"
     return ConnectorCheck(
         name="github",
@@ -237,4 +247,5 @@ def _check(
         detail=" · ".join(parts),
         latency_ms=(time.perf_counter() - started) * 1000,
         error="; ".join(errors)[:2000] or None,
+        facts=facts,
     )

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from opssight import db
+from opssight.models import ConnectorStatus
 from opssight.services import pipeline_queries as q
 from opssight.state.inputs import single
 from opssight.state.live import live_view
@@ -38,6 +39,8 @@ class PipelinesData(BaseModel):
     repos: list[str]
     workflows: list[str]
     detail: q.RunDetail | None
+    connector: dict[str, str]
+    connector_facts: list[dict[str, str]]
 
 
 def duration(seconds: float | None) -> str:
@@ -95,10 +98,27 @@ def _fetch(params: Params) -> PipelinesData:
             repos=repos,
             workflows=workflows,
             detail=q.run_detail(session, *params.run) if params.run else None,
+            **_connector(session.get(ConnectorStatus, "github")),
         )
 
 
-@live_view("pipelines")
+def _connector(row: ConnectorStatus | None) -> dict:
+    """The ``github`` connector panel: state, error and its labelled figures."""
+    if row is None:
+        return {"connector": {}, "connector_facts": []}
+    return {
+        "connector": {
+            "state": row.state,
+            "demo": "demo" if row.is_demo else "",
+            "checked": when(row.checked_at),
+            "error": row.last_error or "",
+            "error_at": when(row.last_error_at),
+        },
+        "connector_facts": [{"label": k, "value": v} for k, v in (row.facts or {}).items()],
+    }
+
+
+@live_view("pipelines", "connectors")
 class PipelinesState(rx.State):
     repo: str = ""
     workflow: str = ""
@@ -119,6 +139,8 @@ class PipelinesState(rx.State):
     jobs: list[dict[str, str]] = []
     steps: list[dict[str, str]] = []
     attempts: list[str] = []
+    connector: dict[str, str] = {}
+    connector_facts: list[dict[str, str]] = []
     loaded: bool = False
     error: str = ""
 
@@ -162,6 +184,7 @@ class PipelinesState(rx.State):
             for f in data.flaky
         ]
         self._apply_detail(data.detail)
+        self.connector, self.connector_facts = data.connector, data.connector_facts
         self.loaded, self.error = True, ""
 
     @staticmethod

@@ -6,7 +6,7 @@ from __future__ import annotations
 import reflex as rx
 
 from opssight.components.cards import panel
-from opssight.components.status import status_badge
+from opssight.components.status import demo_badge, status_badge
 from opssight.state.pipelines import ALL, PipelinesState
 
 RUN_STATES = [ALL, "success", "failure", "cancelled", "in_progress", "queued"]
@@ -65,6 +65,51 @@ def filters() -> rx.Component:
         gap="3",
         wrap="wrap",
         align="center",
+    )
+
+
+def connector_panel() -> rx.Component:
+    """GitHub connector: last and next sync, requests spent, 304 ratio, rate budget, last error."""
+    connector = PipelinesState.connector
+    return rx.cond(
+        connector.contains("state"),
+        panel(
+            rx.vstack(
+                rx.hstack(
+                    rx.heading("GitHub connector", size="3", class_name="os-heading"),
+                    status_badge(connector["state"]),
+                    rx.cond(connector["demo"] != "", demo_badge()),
+                    rx.text("checked ", connector["checked"], size="1", color_scheme="gray"),
+                    align="center",
+                    spacing="3",
+                ),
+                rx.flex(
+                    rx.foreach(
+                        PipelinesState.connector_facts,
+                        lambda fact: rx.vstack(
+                            rx.text(fact["label"], size="1", color_scheme="gray"),
+                            rx.text(fact["value"], size="2", weight="medium"),
+                            spacing="0",
+                            class_name="os-connector-fact",
+                        ),
+                    ),
+                    gap="5",
+                    wrap="wrap",
+                ),
+                rx.cond(
+                    connector["error"] != "",
+                    rx.callout(
+                        connector["error_at"] + ": " + connector["error"],
+                        icon="triangle-alert",
+                        color_scheme="red",
+                        size="1",
+                    ),
+                ),
+                spacing="3",
+                width="100%",
+            ),
+            class_name="os-github-connector",
+        ),
     )
 
 

@@ -60,6 +60,10 @@ def test_run_detail_and_status_filter(page: Page, server: Server):
     page.goto("/pipelines")
     wait_hydrated(page)
     expect(page.locator(".os-run-row").first).to_be_visible(timeout=15000)
+    connector = page.locator(".os-github-connector")
+    expect(connector).to_contain_text("Rate budget left")
+    expect(connector).to_contain_text("4,999/5,000")  # the demo's recorded /rate_limit
+    expect(connector.locator(".os-demo-badge")).to_be_visible()
 
     page.locator(".os-run-row").first.click()  # the newest demo run: two jobs with steps
     dialog = page.locator(".os-run-detail")

@@ -81,7 +81,11 @@ def test_second_sync_is_all_304_and_writes_nothing(session: Session, github_repl
     assert len(second) == 3  # runs, pull requests, deployments: one conditional request each
     assert again.changed == 0 and counts(session) == before
     assert github_replay.remaining == remaining  # a 304 costs no rate limit
-    assert "(100% 304)" in session.get(ConnectorStatus, "github").detail
+    status = session.get(ConnectorStatus, "github")
+    assert "(100% 304)" in status.detail
+    assert (status.facts["Requests spent"], status.facts["304 ratio"]) == ("3", "100%")
+    assert status.facts["Rate budget left"] == f"{remaining:,}/{github_replay.limit:,}"
+    assert {"Last sync", "Next sync", "Rate resets"} <= set(status.facts)
 
 
 def test_bad_token_marks_the_connector_down_without_crashing(
