@@ -278,12 +278,13 @@ class PipelinesState(rx.State):
 
     @rx.event
     async def go_to_page(self, delta: int) -> None:
-        self.page = max(1, min(self.pages, self.page + int(delta)))
+        step = delta if isinstance(delta, int) and abs(delta) <= 1 else 0  # a forged event
+        self.page = max(1, min(self.pages, self.page + step))
         await self._reload()
 
     @rx.event
     async def open_run(self, run_id: str, attempt: str) -> None:
-        if not (run_id.isdigit() and attempt.isdigit()):
+        if not (str(run_id).isdigit() and str(attempt).isdigit()):
             return
         self.selected = {"run_id": run_id, "attempt": attempt}
         await self._reload()
