@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     github_org: str | None = None
     github_sync_interval_seconds: float = Field(default=300.0, gt=0)
     github_history_days: int = Field(default=90, ge=1, le=400)
+    github_full_sync_every: int = Field(default=12, ge=1)
     dora_deploy_workflows: str | None = None
     kubeconfig: str | None = None
     prometheus_url: str | None = None

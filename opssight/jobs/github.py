@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 from sqlmodel import Session
@@ -13,11 +14,14 @@ from opssight.services.ratelimit import RedisRateBudget
 
 
 def sync_job(settings: Settings) -> Callable[[Session], object]:
+    """Conditional passes, and every ``github_full_sync_every``-th pass a full one."""
     budget = RedisRateBudget(settings.redis_url) if settings.redis_url else MemoryRateBudget()
     token = settings.github_token.get_secret_value() if settings.github_token else ""
+    passes = itertools.count()
 
     def run(session: Session) -> object:
-        etags = github_sync.DbEtagStore(session)
+        full = next(passes) % settings.github_full_sync_every == settings.github_full_sync_every - 1
+        etags = github_sync.DbEtagStore(session, conditional=not full)
         with GitHubClient(settings.github_api_url, token, etags=etags, budget=budget) as client:
             return github_sync.sync(
                 session,

@@ -33,16 +33,23 @@ FINAL_DEPLOYMENT_STATES = {"success", "failure", "error", "inactive"}
 
 
 class DbEtagStore:
-    """ETags in ``http_etag``; written through the caller's session (committed with the data)."""
+    """ETags in ``http_etag``; written through the caller's session (committed with the data).
 
-    def __init__(self, session: Session) -> None:
+    With ``conditional=False`` stored ETags are not sent (a full pass that also sees changes
+    beyond a listing's first page) but fresh ones are still kept.
+    """
+
+    def __init__(self, session: Session, *, conditional: bool = True) -> None:
         self.session = session
+        self.conditional = conditional
 
     @staticmethod
     def _key(url: str) -> str:
         return hashlib.sha256(url.encode()).hexdigest()
 
     def get(self, key: str) -> str | None:
+        if not self.conditional:
+            return None
         row = self.session.get(HttpEtag, self._key(key))
         return row.etag if row else None
 

@@ -46,8 +46,12 @@ def run_sync(session: Session, replay: GitHubReplay, token: str = TOKEN):
 
 
 def test_full_sync_stores_what_the_payloads_hold(session: Session, github_replay: GitHubReplay):
-    github_replay.add_repo(REPO, runs=5, first_created=datetime.now(UTC) - timedelta(days=2),
-                           spacing=timedelta(hours=1))  # fmt: skip
+    github_replay.add_repo(
+        REPO,
+        runs=5,
+        first_created=datetime.now(UTC) - timedelta(days=2),
+        spacing=timedelta(hours=1),
+    )
     [result] = run_sync(session, github_replay)
     jobs_per_run = len(load("list-jobs-for-workflow-run.200.json")["jobs"])
     pulls = load("list-pull-requests.200.json")
@@ -103,8 +107,31 @@ def test_unknown_repository_is_reported_and_others_still_sync(
 ):
     github_replay.add_repo(REPO, runs=2, first_created=datetime.now(UTC) - timedelta(hours=5))
     with client(session, github_replay) as github:
-        results = github_sync.sync(session, github, names=["octo-org/gone", REPO], org=None,
-                                   days=30, interval=300)  # fmt: skip
+        results = github_sync.sync(
+            session, github, names=["octo-org/gone", REPO], org=None, days=30, interval=300
+        )
     assert [r.repository for r in results] == [REPO]
     status = session.get(ConnectorStatus, "github")
     assert status.state == "degraded" and "octo-org/gone" in status.last_error
+
+
+def test_a_full_pass_reads_everything_again_and_keeps_fresh_etags(
+    session: Session, github_replay: GitHubReplay
+):
+    github_replay.add_repo(REPO, runs=3, first_created=datetime.now(UTC) - timedelta(days=1))
+    run_sync(session, github_replay)
+    mark = len(github_replay.requests)
+    with GitHubClient(
+        github_replay.url,
+        TOKEN,
+        budget=MemoryRateBudget(),
+        sleep=lambda _: None,
+        etags=github_sync.DbEtagStore(session, conditional=False),
+    ) as github:
+        github_sync.sync(session, github, names=[REPO], org=None, days=30, interval=300)
+    full = github_replay.requests[mark:]
+    assert {r.status for r in full} == {200}
+    assert not any("if-none-match" in r.headers for r in full)
+    mark = len(github_replay.requests)
+    run_sync(session, github_replay)  # the ETags the full pass kept still answer 304
+    assert {r.status for r in github_replay.requests[mark:]} == {304}
