@@ -18,6 +18,7 @@ from sqlmodel import select
 from opssight import db
 from opssight.models import Repository
 from opssight.services import dora
+from opssight.state.charts import styled
 from opssight.state.inputs import single
 from opssight.state.live import live_view
 from opssight.state.pipelines import ALL, duration, when
@@ -255,13 +256,11 @@ class DoraState(rx.State):
                 row=index // 2 + 1,
                 col=index % 2 + 1,
             )
-        figure.update_layout(
+        return styled(
+            figure,
             height=480,
             margin={"l": 40, "r": 20, "t": 40, "b": 30},
-            paper_bgcolor="rgba(0,0,0,0)",
-            plot_bgcolor="rgba(0,0,0,0)",
         )
-        return figure
 
 
 def _plain(value: object) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from opssight import db
 from opssight.models import ConnectorStatus
 from opssight.services import pipeline_queries as q
+from opssight.state.charts import styled
 from opssight.state.inputs import single
 from opssight.state.live import live_view
 
@@ -321,16 +322,14 @@ class PipelinesState(rx.State):
                     line={"dash": "dot"},
                 )
             )
-        figure.update_layout(
+        return styled(
+            figure,
             height=320,
             margin={"l": 40, "r": 40, "t": 10, "b": 40},
             yaxis={"title": "p50 duration (min)", "rangemode": "tozero"},
             yaxis2={"title": "success %", "overlaying": "y", "side": "right", "range": [0, 105]},
             legend={"orientation": "h"},
-            paper_bgcolor="rgba(0,0,0,0)",
-            plot_bgcolor="rgba(0,0,0,0)",
         )
-        return figure
 
     @rx.var
     def timeline_figure(self) -> go.Figure:
@@ -357,13 +356,11 @@ class PipelinesState(rx.State):
                     showlegend=False,
                 )
             )
-        figure.update_layout(
+        return styled(
+            figure,
             height=max(160, 28 * len(bars) + 60),
             margin={"l": 10, "r": 10, "t": 10, "b": 30},
             xaxis={"type": "date"},
             yaxis={"autorange": "reversed", "automargin": True},
             barmode="overlay",
-            paper_bgcolor="rgba(0,0,0,0)",
-            plot_bgcolor="rgba(0,0,0,0)",
         )
-        return figure
