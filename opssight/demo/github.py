@@ -235,8 +235,8 @@ class Feed:
         self.days = days
         self.since: datetime | None = None
 
-    def __call__(self, session: Session) -> int:
-        now = datetime.now(UTC)
+    def __call__(self, session: Session, now: datetime | None = None) -> int:
+        now = now or datetime.now(UTC)
         since = self.since or now - timedelta(days=self.days)
         due = deliveries(since, now)
         for delivery in due:
