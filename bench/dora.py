@@ -7,7 +7,7 @@ over two years across 200 repositories, all server-side (INSERT ... SELECT gener
 then VACUUM ANALYZE. It times ``dora_report`` over the last 90 days and the last year (median of
 5 runs after a warm-up) next to ``SELECT count(*) FROM workflow_run`` plus ``SELECT count(*)
 FROM deployment`` (same method), prints the ratio report/scan and which statement of the report
-took the time; then the same again after creating the indexes proposed for the models
+took the time; then the same again after creating the indexes in ``PROPOSED_INDEXES``, if any
 (``--no-proposed`` skips that). The scratch database is dropped at the end.
 
     .venv/bin/python bench/dora.py [postgresql+psycopg://postgres@127.0.0.1:5432/test]
@@ -104,12 +104,10 @@ LOAD = {
     """,
 }
 
-# Proposed for the models: successful deploy-workflow runs by time, read index-only.
-PROPOSED_INDEXES = [
-    "CREATE INDEX ix_workflow_run_deploys ON workflow_run (workflow_name, completed_at)"
-    " INCLUDE (repo_id, run_id, attempt, head_sha)"
-    " WHERE status = 'completed' AND conclusion = 'success'",
-]
+# Indexes proposed for the models, measured after the schema as migrated. Empty: the last one
+# proposed (ix_workflow_run_deploys) is in the schema since migration 0004, and creating it
+# again failed the bench. Add candidates here (CREATE INDEX ...) to compare them.
+PROPOSED_INDEXES: list[str] = []
 
 
 def admin(url: str) -> str:
@@ -244,7 +242,7 @@ def main() -> None:
         load(url, end - timedelta(days=730))
         clock = StatementClock(url)
         measure(url, end, "schema as migrated", clock)
-        if not args.no_proposed:
+        if PROPOSED_INDEXES and not args.no_proposed:
             engine = db.get_engine(url)
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 for statement in PROPOSED_INDEXES:
