@@ -19,9 +19,9 @@ from opssight import db
 from opssight.models import Repository
 from opssight.services import dora
 from opssight.state.charts import styled
-from opssight.state.inputs import single
+from opssight.state.formatting import duration, when
+from opssight.state.inputs import ALL, single
 from opssight.state.live import live_view
-from opssight.state.pipelines import ALL, duration, when
 
 log = structlog.get_logger(__name__)
 

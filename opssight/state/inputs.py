@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+ALL = "all"  # the select item meaning "no filter" (Radix selects cannot hold "")
+
 
 def single(value: str | list[str]) -> str:
     """A segmented control sends a string, or a list when it allows several."""

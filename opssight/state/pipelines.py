@@ -17,13 +17,13 @@ from opssight import db
 from opssight.models import ConnectorStatus
 from opssight.services import pipeline_queries as q
 from opssight.state.charts import styled
-from opssight.state.inputs import single
+from opssight.state.formatting import duration, percent, when
+from opssight.state.inputs import ALL, single
 from opssight.state.live import live_view
 
 log = structlog.get_logger(__name__)
 
 WINDOWS = {"7": 7, "30": 30, "90": 90}
-ALL = "all"
 
 
 class Params(NamedTuple):
@@ -42,27 +42,6 @@ class PipelinesData(BaseModel):
     detail: q.RunDetail | None
     connector: dict[str, str]
     connector_facts: list[dict[str, str]]
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m {seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m"
-
-
-def when(moment: datetime | None) -> str:
-    return moment.strftime("%b %d %H:%M") if moment else "—"
-
-
-def percent(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0%}"
 
 
 def _run_cells(row: q.RunRow) -> dict[str, str]:

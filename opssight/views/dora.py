@@ -6,7 +6,7 @@ import reflex as rx
 
 from opssight.components.cards import panel
 from opssight.state.dora import DoraState
-from opssight.state.pipelines import ALL
+from opssight.state.inputs import ALL
 
 LEVEL_COLORS = rx.Var.create({"elite": "green", "high": "teal", "medium": "amber", "low": "red"})
 LIST_TITLES = {

@@ -7,7 +7,8 @@ import reflex as rx
 
 from opssight.components.cards import panel
 from opssight.components.status import demo_badge, status_badge
-from opssight.state.pipelines import ALL, PipelinesState
+from opssight.state.inputs import ALL
+from opssight.state.pipelines import PipelinesState
 
 RUN_STATES = [ALL, "success", "failure", "cancelled", "in_progress", "queued"]
 
