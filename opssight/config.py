@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     github_history_days: int = Field(default=90, ge=1, le=400)
     github_full_sync_every: int = Field(default=12, ge=1)
     dora_deploy_workflows: str | None = None
+    dora_incident_label: str = Field(default="incident", min_length=1, max_length=100)
     kubeconfig: str | None = None
     prometheus_url: str | None = None
     alertmanager_url: str | None = None
@@ -96,6 +97,11 @@ class Settings(BaseSettings):
             if not url.host and not url.query.get("host"):
                 raise ValueError("a PostgreSQL URL needs a host")
         return url.render_as_string(hide_password=False)
+
+    @field_validator("dora_incident_label", mode="before")
+    @classmethod
+    def _strip_label(cls, value: object) -> object:
+        return value.strip() if isinstance(value, str) else value
 
     @field_validator("redis_url")
     @classmethod

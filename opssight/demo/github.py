@@ -1,8 +1,8 @@
 """Demo GitHub activity: recorded webhook payloads re-stamped with new ids and shifted times.
 
 Three demo repositories get CI runs (some failing, some flaky and re-run), jobs with steps,
-merged pull requests and production deployments over the last ``days``, then live as time
-passes. Every delivery goes through ``services.webhooks.ingest`` exactly like a real one.
+merged pull requests, production deployments and, after some deployments, an issue labelled
+``incident`` that is closed hours later, over the last ``days``, then live as time passes. Every delivery goes through ``services.webhooks.ingest`` exactly like a real one.
 Ids derive from the absolute time slot, so a restart re-sends the same deliveries and the
 webhook de-duplication keeps one copy.
 """
@@ -185,6 +185,8 @@ def _slot_deliveries(repo: DemoRepo, slot: int) -> Iterator[Delivery]:
         begin = finished + timedelta(minutes=rng.randint(2, 15))
     if repo.deploys and attempts[-1] == "success" and rng.random() < 0.7:
         yield from _deployment(repo, slot, sha, begin, rng)
+        if rng.random() < 0.12:
+            yield from _incident(repo, slot, begin, rng)
 
 
 def _deployment(
@@ -212,6 +214,34 @@ def _deployment(
     )
     _repository(status, repo)
     yield Delivery(done, f"demo-deploy-status-{deployment_id}", "deployment_status", status)
+
+
+def _incident(
+    repo: DemoRepo, slot: int, deployed: datetime, rng: random.Random
+) -> Iterator[Delivery]:
+    """An issue labelled ``incident`` opened after a deployment, then closed hours later."""
+    issue_id = 80_000_000 + slot * 10 + repo.index
+    number = 100_000 + slot % 100_000
+    opened = deployed + timedelta(minutes=rng.randint(20, 180))
+    closed = opened + timedelta(minutes=rng.randint(30, 600))
+    for action, at in (("labeled", opened), ("closed", closed)):
+        body = _template("octokit.issues.labeled.payload.json")
+        issue = body["issue"]
+        label = {**issue["labels"][0], "name": "incident", "default": False}
+        issue.update(
+            id=issue_id,
+            number=number,
+            title=f"Errors after deploy of change {slot % 10_000}",
+            html_url=f"https://github.com/{ORG}/{repo.name}/issues/{number}",
+            labels=[label],
+            state="closed" if action == "closed" else "open",
+            created_at=_iso(opened),
+            updated_at=_iso(at),
+            closed_at=_iso(closed) if action == "closed" else None,
+        )
+        body.update(action=action, label=label)
+        _repository(body, repo)
+        yield Delivery(at, f"demo-incident-{issue_id}-{action}", "issues", body)
 
 
 def deliveries(since: datetime, until: datetime) -> list[Delivery]:

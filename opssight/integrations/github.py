@@ -278,6 +278,11 @@ class GitHubClient:
     def list_pull_request_commits(self, owner: str, repo: str, number: int) -> Listing:
         return self.paginate(f"{_repo(owner, repo)}/pulls/{number}/commits")
 
+    def list_issues(self, owner: str, repo: str, labels: str, state: str = "all") -> Listing:
+        """Issues carrying every label of ``labels`` (comma separated); GitHub lists pull
+        requests here too (items with a ``pull_request`` key)."""
+        return self.paginate(f"{_repo(owner, repo)}/issues", {"labels": labels, "state": state})
+
     def list_deployments(self, owner: str, repo: str) -> Listing:
         return self.paginate(f"{_repo(owner, repo)}/deployments")
 

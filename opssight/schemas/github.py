@@ -120,6 +120,26 @@ class DeploymentStatus(_Payload):
     created_at: datetime
 
 
+class Label(_Payload):
+    name: str
+
+
+class Issue(_Payload):
+    """An issue of a webhook or of ``GET /repos/{o}/{r}/issues`` (which lists pull requests
+    too: those carry ``pull_request``)."""
+
+    id: int
+    number: int
+    title: str
+    state: str
+    html_url: str | None = None
+    labels: list[Label] = Field(default_factory=list)
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None = None
+    pull_request: dict[str, Any] | None = None
+
+
 class CommitAuthor(_Payload):
     date: datetime | None = None
 
@@ -172,6 +192,14 @@ class DeploymentStatusEvent(_Payload):
     action: str | None = None
     deployment_status: DeploymentStatus
     deployment: Deployment
+    repository: Repo
+
+
+class IssuesEvent(_Payload):
+    action: str
+    issue: Issue
+    label: Label | None = None
+    """The label added or removed (``labeled``/``unlabeled``)."""
     repository: Repo
 
 

@@ -571,7 +571,12 @@ class _Pipeline:
                 no_sha,
                 no_ep,
                 epoch(i.resolved_at),
-            ).where(i.created_at >= start, i.repo_id.is_not(None), scope.in_scope(i.repo_id)),
+            ).where(
+                i.counted,
+                i.created_at >= start,
+                i.repo_id.is_not(None),
+                scope.in_scope(i.repo_id),
+            ),
             self._pulls(),
         ).subquery("events")
         e = events.c
@@ -713,7 +718,7 @@ class _Pipeline:
             epoch(i.resolved_at),
             literal(0, BigInteger),
             cast(null(), BigInteger),
-        ).where(i.repo_id.is_(None), i.created_at >= start, i.created_at < end)
+        ).where(i.counted, i.repo_id.is_(None), i.created_at >= start, i.created_at < end)
         return union_all(query, orphans)
 
     def report_rows(self) -> Any:

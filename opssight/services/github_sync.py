@@ -3,7 +3,8 @@
 Every list request is conditional (ETags kept in the database, written in the same transaction
 as the rows they describe), so a poll of an unchanged repository costs one 304 per resource and
 writes nothing. Jobs are fetched only for runs that changed, commits only for merged pull
-requests whose first commit is unknown, statuses only for deployments not yet final.
+requests whose first commit is unknown, statuses only for deployments not yet final. Incidents
+are the issues carrying ``Settings.dora_incident_label`` (see ``services.incidents``).
 """
 
 from __future__ import annotations
@@ -15,15 +16,16 @@ from typing import Any
 
 import structlog
 from pydantic import BaseModel
-from sqlmodel import Session, select
+from sqlmodel import Session, select, update
 
+from opssight.config import get_settings
 from opssight.events import Event, get_bus
 from opssight.integrations.github import GitHubClient, GitHubError, GitHubNotFound
-from opssight.models import Deployment, HttpEtag, PullRequest, Repository, WorkflowRun
+from opssight.models import Deployment, HttpEtag, Incident, PullRequest, Repository, WorkflowRun
 from opssight.models.base import utcnow
 from opssight.schemas import github as gh
 from opssight.schemas.connector import ConnectorCheck
-from opssight.services import connector_checks, pipelines
+from opssight.services import connector_checks, incidents, pipelines
 from opssight.services.connectors import record_check
 from opssight.services.upsert import upsert
 
@@ -65,10 +67,11 @@ class RepoSync(BaseModel):
     jobs: int = 0
     pulls: int = 0
     deployments: int = 0
+    incidents: int = 0
 
     @property
     def changed(self) -> int:
-        return self.runs + self.jobs + self.pulls + self.deployments
+        return self.runs + self.jobs + self.pulls + self.deployments + self.incidents
 
 
 def history_window(now: datetime, days: int) -> tuple[datetime, datetime]:
@@ -161,15 +164,58 @@ def _sync_deployments(
     session.commit()
 
 
+def _sync_incidents(
+    session: Session, client: GitHubClient, owner: str, name: str, result: RepoSync
+) -> None:
+    """Issues carrying the incident label. A listing read in full (not a 304) is all of them:
+    a counted incident of the repository missing from it lost its label (or its issue was
+    deleted) while webhooks were missed, and stops counting."""
+    repo = result.identity or _known_repo(session, f"{owner}/{name}")
+    if repo is None:
+        log.info("github.sync.incidents_skipped", repository=f"{owner}/{name}")
+        return
+    label = get_settings().dora_incident_label
+    listing = client.list_issues(owner, name, label)
+    listed: set[str] = set()
+    for item in listing:
+        if "pull_request" in item:
+            continue
+        issue = gh.Issue.model_validate(item)
+        listed.add(str(issue.id))
+        stored = session.exec(
+            select(Incident).where(
+                Incident.source == incidents.SOURCE, Incident.key == str(issue.id)
+            )
+        ).first()
+        if stored is None or stored.updated_at is None or stored.updated_at < issue.updated_at:
+            result.incidents += 1
+        pipelines.apply_changes(session, incidents.issue_changes(repo, issue, label=label))
+    if not listing.not_modified:
+        gone = session.exec(
+            update(Incident)
+            .where(
+                Incident.source == incidents.SOURCE,
+                Incident.repo_id == repo.id,
+                Incident.counted,
+                Incident.key.not_in(listed),
+            )
+            .values(counted=False)
+        )
+        result.incidents += gone.rowcount
+    session.commit()
+
+
 def sync_repository(
     session: Session, client: GitHubClient, full_name: str, *, days: int
 ) -> RepoSync:
-    """Runs (every attempt) with their jobs, pull requests, deployments of one repository."""
+    """Runs (every attempt) with their jobs, pull requests, deployments, incidents of one
+    repository."""
     owner, name = full_name.split("/", 1)
     result = RepoSync(repository=full_name)
     _sync_runs(session, client, owner, name, days, result)
     _sync_pulls(session, client, owner, name, result)
     _sync_deployments(session, client, owner, name, result)
+    _sync_incidents(session, client, owner, name, result)
     if result.changed:
         get_bus().publish(Event(topic=pipelines.PIPELINES, keys={"repo": full_name}))
         get_bus().publish(Event(topic=pipelines.DEPLOYMENTS, keys={"repo": full_name}))

@@ -40,7 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from opssight import db
 from opssight.config import get_settings
 from opssight.events import Event, get_bus
-from opssight.services import pipelines, webhooks
+from opssight.services import incidents, pipelines, webhooks
 from opssight.services.webhooks import Delivery, Outcome
 
 log = structlog.get_logger(__name__)
@@ -61,6 +61,7 @@ ORDER = (
     pipelines.PULL_REQUEST,
     pipelines.DEPLOYMENT_STATUS,
     pipelines.DEPLOYMENT,
+    incidents.INCIDENT,
 )
 
 

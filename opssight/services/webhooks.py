@@ -1,9 +1,10 @@
 """GitHub webhook deliveries: verify the signature, validate, de-duplicate, upsert, announce.
 
 A delivery is parsed into its pydantic event model (``parse``/``validate``), mapped to the rows
-it writes (``prepare``: the ``services.pipelines`` ``*_changes`` functions) and stored exactly once
-on its ``X-GitHub-Delivery`` id: one at a time by ``store`` (SQLite, the demo feed, tests), or
-many per transaction by the batch writer in ``services.ingest_writer`` (PostgreSQL, the route).
+it writes (``prepare``: the ``*_changes`` functions of ``services.pipelines`` and
+``services.incidents``) and stored exactly once on its ``X-GitHub-Delivery`` id: one at a time
+by ``store`` (SQLite, the demo feed, tests), or many per transaction by the batch writer in
+``services.ingest_writer`` (PostgreSQL, the route).
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ import structlog
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
+from opssight.config import get_settings
 from opssight.events import Event, get_bus
 from opssight.models import WebhookDelivery
 from opssight.models.base import utcnow
 from opssight.schemas import github as gh
-from opssight.services import pipelines
+from opssight.services import incidents, pipelines
 from opssight.services.upsert import insert_new
 
 log = structlog.get_logger(__name__)
@@ -75,6 +77,13 @@ def _deployment_status(e: gh.DeploymentStatusEvent) -> pipelines.Changes:
     return pipelines.deployment_status_changes(e.repository, e.deployment, e.deployment_status)
 
 
+def _issue(e: gh.IssuesEvent) -> pipelines.Changes:
+    label = get_settings().dora_incident_label
+    return incidents.issue_changes(
+        e.repository, e.issue, label=label, action=e.action, changed_label=e.label
+    )
+
+
 def _push(e: gh.PushEvent) -> pipelines.Changes:
     return pipelines.repository_changes(e.repository)
 
@@ -92,6 +101,7 @@ HANDLERS: dict[str, tuple[type[BaseModel], Callable[[Any], pipelines.Changes]]] 
     "pull_request": (gh.PullRequestEvent, _pull),
     "deployment": (gh.DeploymentEvent, _deployment),
     "deployment_status": (gh.DeploymentStatusEvent, _deployment_status),
+    "issues": (gh.IssuesEvent, _issue),
     "push": (gh.PushEvent, _push),
     "ping": (gh.PingEvent, _ping),
 }

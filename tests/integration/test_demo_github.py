@@ -8,7 +8,15 @@ from sqlalchemy import func
 from sqlmodel import Session, SQLModel, select
 
 from opssight.demo import github as demo
-from opssight.models import Deployment, PullRequest, Repository, WebhookDelivery, WorkflowRun
+from opssight.models import (
+    Deployment,
+    Incident,
+    PullRequest,
+    Repository,
+    WebhookDelivery,
+    WorkflowRun,
+)
+from opssight.services import dora
 
 
 def count(session: Session, model: type[SQLModel]) -> int:
@@ -28,6 +36,7 @@ def test_deliveries_are_deterministic_unique_and_in_order():
         "pull_request",
         "deployment",
         "deployment_status",
+        "issues",
     }
 
 
@@ -53,3 +62,14 @@ def test_a_running_feed_only_sends_what_became_due(session: Session):
     due = [d for d in demo.deliveries(now, later)]
     assert due and feed(session, later) == len(due)  # exactly what became due, nothing older
     assert count(session, WebhookDelivery) == backfilled + len(due)
+
+
+def test_demo_incidents_give_a_change_failure_rate_and_time_to_restore(session: Session):
+    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    demo.Feed(days=30)(session, now)
+    incidents = session.exec(select(Incident)).all()
+    assert incidents and all(i.counted and i.source == "github-issue" for i in incidents)
+    assert any(i.resolved_at is not None for i in incidents)
+    report = dora.dora_report(session, start=now - timedelta(days=28), end=now, deploy_workflows=[])
+    assert 0 < report.change_failure_rate.value < 0.5
+    assert report.time_to_restore.value is not None

@@ -82,12 +82,12 @@ def test_second_sync_is_all_304_and_writes_nothing(session: Session, github_repl
     [again] = run_sync(session, github_replay)
     second = github_replay.requests[mark:]
     assert second and {r.status for r in second} == {304}
-    assert len(second) == 3  # runs, pull requests, deployments: one conditional request each
+    assert len(second) == 4  # runs, pulls, deployments, incidents: one conditional request each
     assert again.changed == 0 and counts(session) == before
     assert github_replay.remaining == remaining  # a 304 costs no rate limit
     status = session.get(ConnectorStatus, "github")
     assert "(100% 304)" in status.detail
-    assert (status.facts["Requests spent"], status.facts["304 ratio"]) == ("3", "100%")
+    assert (status.facts["Requests spent"], status.facts["304 ratio"]) == ("4", "100%")
     assert status.facts["Rate budget left"] == f"{remaining:,}/{github_replay.limit:,}"
     assert {"Last sync", "Next sync", "Rate resets"} <= set(status.facts)
 

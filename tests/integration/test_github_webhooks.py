@@ -243,6 +243,7 @@ def test_every_recorded_webhook_is_accepted(database_url: str, monkeypatch: pyte
         "deployment",
         "deployment_status",
         "ping",
+        "issues",
     }
     seen = 0
     for path in sorted(WEBHOOKS.glob("*.json")):

@@ -28,6 +28,7 @@ from opssight.events import RedisBus, get_bus
 from opssight.models import (
     Deployment,
     DeploymentStatus,
+    Incident,
     PullRequest,
     Repository,
     WebhookDelivery,
@@ -41,10 +42,10 @@ from tests.support import free_port, reset_caches
 
 TABLES: tuple[type[SQLModel], ...] = (
     WebhookDelivery, Repository, WorkflowRun, WorkflowJob, PullRequest, Deployment,
-    DeploymentStatus,
+    DeploymentStatus, Incident,
 )  # fmt: skip
 INGESTED = {"workflow_run", "workflow_job", "pull_request", "deployment", "deployment_status",
-            "push", "ping"}  # fmt: skip
+            "push", "ping", "issues"}  # fmt: skip
 RUN = "pkg-pr-new.pr.workflow_run.completed.json"
 
 
@@ -76,12 +77,15 @@ def count(url: str, model: type[SQLModel]) -> int:
 
 
 def snapshot(url: str) -> dict[str, list[dict[str, Any]]]:
-    """Every stored row (but the receive time), in key order."""
+    """Every stored row (but the receive time and generated ids), in natural key order."""
     tables = {}
     with db.session_scope(url) as session:
         for model in TABLES:
             keys = [c.name for c in model.__table__.primary_key.columns]
-            rows = [row.model_dump(exclude={"received_at"}) for row in session.exec(select(model))]
+            exclude = {"received_at"}
+            if model is Incident:
+                keys, exclude = ["source", "key"], {"id"}
+            rows = [row.model_dump(exclude=exclude) for row in session.exec(select(model))]
             tables[model.__tablename__] = sorted(rows, key=lambda r: [r[k] for k in keys])
     return tables
 
@@ -212,9 +216,36 @@ def mixed_deliveries(seed: int) -> list[webhooks.Delivery]:
     later = recorded("octokit.deployment.payload.json")  # after its statuses: keeps the summary
     later["deployment"]["environment"] = "later"
     items.append(("deployment-later", "deployment", later))
+    items += issue_versions()
     items += [rng.choice(items) for _ in range(12)]  # redeliveries (same id, same body)
     rng.shuffle(items)
     return [delivery(d, event, body) for d, event, body in items]
+
+
+def issue_versions() -> list[tuple[str, str, dict[str, Any]]]:
+    """Versions of three incident issues: labelled, closed, reopened, unlabelled, deleted; two
+    with equal ``updated_at`` (the last of equals wins, as one by one)."""
+    items = []
+    steps = [  # (issue, action, minute updated, labelled, closed)
+        (1, "labeled", 10, True, False), (1, "closed", 20, True, True),
+        (1, "reopened", 30, True, False), (1, "unlabeled", 40, False, False),
+        (2, "labeled", 10, True, False), (2, "closed", 25, True, True),
+        (3, "labeled", 10, True, False), (3, "edited", 15, True, False),
+        (3, "deleted", 15, True, False),
+    ]  # fmt: skip
+    for n, (issue_id, action, minute, labelled, closed) in enumerate(steps):
+        body = recorded("octokit.issues.unlabeled.payload.json" if action == "unlabeled"
+                        else "octokit.issues.labeled.payload.json")  # fmt: skip
+        issue = body["issue"]
+        issue["id"] += issue_id
+        issue["labels"][0]["name"] = "incident" if labelled else "bug"
+        issue["updated_at"] = f"2019-05-15T16:{minute:02}:00Z"
+        issue["state"] = "closed" if closed else "open"
+        issue["closed_at"] = issue["updated_at"] if closed else None
+        issue["title"] = f"version {n}"  # which copy wins depends on order
+        body.update(action=action, label={**body["label"], "name": "incident"})
+        items.append((f"issue-{n}", "issues", body))
+    return items
 
 
 @pytest.mark.parametrize(("seed", "max_batch"), [(1, 500), (2, 500), (3, 4), (4, 1)])
@@ -235,6 +266,9 @@ async def test_a_batch_leaves_the_rows_one_by_one_would(pg_url: str, seed: int, 
     assert batched == one_by_one
     assert snapshot(pg_url) == expected
     assert writer.batches == -(-len(deliveries) // max_batch)
+    first, second = expected["incident"][:2]
+    assert (first["counted"], first["resolved_at"]) == (False, None)  # reopened, unlabelled
+    assert second["counted"] and second["resolved_at"].isoformat().startswith("2019-05-15T16:25")
     deployment = expected["deployment"][0]
     assert deployment["state"] == "failure"
     assert deployment["succeeded_at"].isoformat().startswith("2019-05-15T15:14")

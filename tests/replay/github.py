@@ -9,7 +9,8 @@ thread), optionally under a path prefix such as GitHub Enterprise Server's ``/ap
 - ``/rate_limit``, ``/user``, ``/orgs/{org}/repos`` and, under ``/repos/{owner}/{repo}``:
   ``actions/workflows``, ``actions/runs`` (``created=<from>..<to>``), ``actions/runs/{id}/jobs``,
   ``actions/runs/{id}/attempts/{n}/jobs``, ``pulls`` (``state``), ``pulls/{n}/commits``,
-  ``deployments``, ``deployments/{id}/statuses``. Anything else is a 404.
+  ``deployments``, ``deployments/{id}/statuses``, ``issues`` (``labels``, ``state``).
+  Anything else is a 404.
 - Lists paginate like GitHub: ``per_page`` (default 30, at most 100), ``page`` and a ``Link``
   header (first, prev, next, last). Runs filtered by ``created`` report the filtered
   ``total_count`` but, as on GitHub, only the first 1,000 of them can be paged to.
@@ -27,6 +28,9 @@ Derived from the real payloads (no shape is written here):
   inside its URLs, changed; ``add_repo(name, runs=2500)`` spreads them ``spacing`` apart;
 - jobs: the jobs of list-jobs-for-workflow-run.200.json with ``run_id`` (and the run id inside
   their URLs) set to the run asked for;
+- issues: the one item of list-issues-for-repo.200.json (a pull request, as GitHub lists them
+  among issues) with ``id``, ``number``, label names, ``state`` and times changed by
+  ``add_issue``; a plain issue is that item without its optional ``pull_request`` key;
 - org repos: that run's ``repository`` (a minimal-repository, the item shape of
   ``GET /orgs/{org}/repos``) with ``id``, ``name``, ``full_name`` and owner ``login`` per repo;
 - ``/rate_limit``: the real payload with ``resources.core`` and ``rate`` set to live counters;
@@ -60,6 +64,7 @@ TOKEN = "replay-token"
 DEFAULT_REPO = "octo-org/octo-repo"
 RUN_CAP = 1000
 RATE_WINDOW_SECONDS = 3600
+API = "https://api.github.com"
 DOCS = "https://docs.github.com/rest"
 RATE_LIMIT_DOCS = f"{DOCS}/using-the-rest-api/rate-limits-for-the-rest-api"
 PRIMARY_MESSAGE = "API rate limit exceeded for user ID 1."
@@ -113,6 +118,7 @@ class Run:
 class Repo:
     full_name: str
     runs: list[Run]  # newest first, as GitHub lists them
+    issues: list[dict[str, Any]] = field(default_factory=list)  # newest first
 
     @property
     def owner(self) -> str:
@@ -151,6 +157,7 @@ class GitHubReplay:
         self._run_ids = itertools.count(self._run_template["id"])
         self._pulls = load("list-pull-requests.200.json")
         self._deployments = load("list-deployments.200.json")
+        [self._issue_template] = load("list-issues-for-repo.200.json")
         recorded_404 = load("octokit-fixtures.branch-protection.404-then-200.recording.json")[0]
         self._error_keys = recorded_404["response"].keys()
         recorded_422 = load("octokit-fixtures.errors.422-validation-failed.recording.json")[0]
@@ -174,6 +181,7 @@ class GitHubReplay:
                     self._commits,
                 ),
                 (r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/deployments", self._deployments_list),
+                (r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/issues", self._issues),
                 (
                     r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/deployments/(?P<deployment_id>\d+)"
                     r"/statuses",
@@ -243,6 +251,38 @@ class GitHubReplay:
         with self._lock:
             repo = self.repos[full_name] = Repo(full_name, made)
         return repo
+
+    def add_issue(
+        self,
+        full_name: str,
+        number: int,
+        *,
+        labels: tuple[str, ...] = ("incident",),
+        created: datetime,
+        closed: datetime | None = None,
+        updated: datetime | None = None,
+        pull_request: bool = False,
+    ) -> dict[str, Any]:
+        """An issue (or, with ``pull_request``, a pull request) of a repo added before."""
+        recorded = self._issue_template["repository_url"].removeprefix(f"{API}/repos/")
+        item = json.loads(json.dumps(self._issue_template).replace(recorded, full_name))
+        if not pull_request:
+            del item["pull_request"]
+        label = item["labels"][0]
+        item.update(
+            id=2_000_000 + number,
+            number=number,
+            labels=[{**label, "name": name} for name in labels],
+            state="closed" if closed else "open",
+            created_at=_stamp(created),
+            updated_at=_stamp(updated or closed or created),
+            closed_at=_stamp(closed) if closed else None,
+        )
+        with self._lock:
+            issues = self.repos[full_name].issues
+            issues.insert(0, item)
+            issues.sort(key=lambda i: (i["created_at"], i["number"]), reverse=True)
+        return item
 
     def fail(
         self,
@@ -465,6 +505,20 @@ class GitHubReplay:
         if self._repo(owner, repo) is None:
             return self._error(404, "Not Found")
         return self._page(path, query, [_dump(d) for d in self._deployments])
+
+    def _issues(self, path: str, query: Query, owner: str, repo: str) -> Answer:
+        found = self._repo(owner, repo)
+        if found is None:
+            return self._error(404, "Not Found")
+        state = query.get("state", ["open"])[0]
+        wanted = {n.strip().casefold() for n in query.get("labels", [""])[0].split(",")} - {""}
+        items = [
+            _dump(issue)
+            for issue in found.issues
+            if (state == "all" or issue["state"] == state)
+            and wanted <= {label["name"].casefold() for label in issue["labels"]}
+        ]
+        return self._page(path, query, items)
 
     def _statuses(
         self, path: str, query: Query, owner: str, repo: str, deployment_id: str

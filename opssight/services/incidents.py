@@ -1,0 +1,55 @@
+"""Incidents from GitHub issues: an issue counts while it carries the incident label.
+
+``issue_changes`` maps one issue (a webhook ``issues`` delivery or an item of the REST issues
+listing) to the ``incident`` row it writes, like the ``services.pipelines`` ``*_changes``
+functions: the one-by-one path (``pipelines.apply_changes``) and the webhook batch writer write
+the same rows with the same guard. Only issues that carry the label, or just lost it, write a
+row; one that lost it or was deleted keeps its row with ``counted`` false, and the ``updated_at``
+guard keeps an older delivery arriving later from counting it again. ``resolved_at`` is the
+issue's ``closed_at`` (a reopened issue has none).
+"""
+
+from __future__ import annotations
+
+from opssight.events import Event
+from opssight.models import Incident
+from opssight.schemas import github as gh
+from opssight.services.pipelines import DEPLOYMENTS, Changes, Target, repository_changes
+
+SOURCE = "github-issue"
+INCIDENT = Target(Incident, ("source", "key"), unless_newer="updated_at")
+
+
+def _has(labels: list[gh.Label], name: str) -> bool:
+    wanted = name.casefold()
+    return any(label.name.casefold() == wanted for label in labels)
+
+
+def issue_changes(
+    repo: gh.Repo,
+    issue: gh.Issue,
+    *,
+    label: str,
+    action: str | None = None,
+    changed_label: gh.Label | None = None,
+) -> Changes:
+    """The rows one issue writes: its repository and, if it is or just was an incident (carries
+    ``label``, or ``action`` is ``unlabeled`` with ``changed_label`` it), its ``incident`` row.
+    Pull requests (``issue.pull_request``) are never incidents."""
+    labelled = _has(issue.labels, label)
+    lost = action == "unlabeled" and changed_label is not None and _has([changed_label], label)
+    if issue.pull_request is not None or not (labelled or lost):
+        return Changes()
+    values = {
+        "source": SOURCE,
+        "key": str(issue.id),
+        "repo_id": repo.id,
+        "title": issue.title[:500],
+        "url": issue.html_url,
+        "created_at": issue.created_at,
+        "resolved_at": issue.closed_at if issue.state == "closed" else None,
+        "updated_at": issue.updated_at,
+        "counted": labelled and action != "deleted",
+    }
+    event = Event(topic=DEPLOYMENTS, keys={"repo": repo.full_name, "issue": str(issue.number)})
+    return repository_changes(repo) + Changes(rows=[(INCIDENT, values)], events=[event])
