@@ -41,7 +41,11 @@ class Settings(BaseSettings):
     demo_interval_seconds: float = Field(default=15.0, gt=0)
     demo_history_days: int = Field(default=90, ge=0, le=365)
 
+    admin_login: str = Field(default="admin", min_length=1, max_length=100)
     admin_password: SecretStr | None = None
+    session_idle_hours: float = Field(default=12.0, gt=0)
+    session_max_days: float = Field(default=7.0, gt=0)
+    github_allowed_orgs: str | None = None
     github_client_id: str | None = None
     github_client_secret: SecretStr | None = None
     github_token: SecretStr | None = None
@@ -72,7 +76,7 @@ class Settings(BaseSettings):
         "github_token", "github_webhook_secret", "kubeconfig", "prometheus_url",
         "alertmanager_url", "alertmanager_token", "smtp_host", "smtp_user", "smtp_password",
         "smtp_from", "slack_webhook_url", "demo", "github_repos", "github_org",
-        "dora_deploy_workflows",
+        "dora_deploy_workflows", "github_allowed_orgs",
         mode="before",
     )  # fmt: skip
     @classmethod
@@ -140,6 +144,19 @@ class Settings(BaseSettings):
     def deploy_workflows(self) -> list[str]:
         """Workflow names (or ``owner/repo:workflow``) whose successful runs count as deploys."""
         return [w.strip() for w in (self.dora_deploy_workflows or "").split(",") if w.strip()]
+
+    @property
+    def allowed_orgs(self) -> list[str]:
+        """GitHub organisations whose members may sign in (empty: anyone GitHub authenticates)."""
+        return [o.strip().lower() for o in (self.github_allowed_orgs or "").split(",") if o.strip()]
+
+    @property
+    def github_sign_in(self) -> bool:
+        return bool(self.github_client_id and self.github_client_secret)
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.public_url.startswith("https://")
 
     @property
     def repositories(self) -> list[str]:

@@ -23,7 +23,7 @@ for registered in PAGES:
         registered.component,
         route=registered.route.path,
         title=f"{registered.route.title} · OpsSight",
-        on_load=[*shell_on_load(), *registered.on_load],
+        on_load=[*shell_on_load(registered.bare), *registered.on_load],
     )
 
 __all__ = ["app", "pages"]

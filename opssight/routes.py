@@ -10,6 +10,7 @@ class Route(NamedTuple):
     title: str
     icon: str
     section: str = "Observe"
+    admin_only: bool = False  # shown in the sidebar to admins only (the page refuses others)
 
 
 OVERVIEW = Route("/", "Overview", "layout-dashboard")
@@ -21,7 +22,9 @@ ALERTS = Route("/alerts", "Alerts", "bell-ring")
 AUTOMATION = Route("/automation", "Automation", "bot")
 TIMELINE = Route("/timeline", "Timeline", "history")
 SETTINGS = Route("/settings", "Settings", "settings", "Manage")
-ADMIN = Route("/admin", "Admin", "shield", "Manage")
+ADMIN = Route("/admin", "Admin", "shield", "Manage", admin_only=True)
+AUDIT = Route("/audit", "Audit log", "scroll-text", "Manage", admin_only=True)
+LOGIN = Route("/login", "Sign in", "log-in", "Account")
 
 SIDEBAR: tuple[Route, ...] = (
     OVERVIEW,
@@ -34,4 +37,5 @@ SIDEBAR: tuple[Route, ...] = (
     TIMELINE,
     SETTINGS,
     ADMIN,
+    AUDIT,
 )

@@ -20,3 +20,13 @@ def status_badge(state: rx.Var[str]) -> rx.Component:
 
 def demo_badge() -> rx.Component:
     return rx.badge("demo", color_scheme="violet", variant="outline", class_name="os-demo-badge")
+
+
+def not_allowed() -> rx.Component:
+    """What a page restricted to admins shows anyone else (its handlers refuse them too)."""
+    return rx.callout(
+        "Not allowed: administrators only. Sign in with an account that has the admin role.",
+        icon="shield-alert",
+        color_scheme="amber",
+        class_name="os-not-allowed",
+    )

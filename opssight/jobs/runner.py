@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import NamedTuple
 
 import structlog
+from sqlalchemy.exc import IntegrityError
 
 from opssight import db
 from opssight.config import get_settings
@@ -16,6 +17,7 @@ from opssight.demo import github as demo_github
 from opssight.jobs import github as github_job
 from opssight.jobs.leader import leadership
 from opssight.services import ingest_writer
+from opssight.services.auth.passwords import bootstrap_admin
 from opssight.services.connectors import forget_demo
 
 log = structlog.get_logger(__name__)
@@ -62,7 +64,16 @@ async def run_periodic(job: Job) -> None:
 
 def _prepare() -> None:
     db.run_migrations()
-    if not get_settings().demo_enabled:
+    settings = get_settings()
+    if settings.admin_password is not None:
+        with contextlib.suppress(IntegrityError), db.session_scope() as session:
+            # several workers start at once: the first one's insert wins, the others see it
+            bootstrap_admin(
+                session,
+                login=settings.admin_login,
+                password=settings.admin_password.get_secret_value(),
+            )
+    if not settings.demo_enabled:
         with db.session_scope() as session:
             forget_demo(session)
 

@@ -1,5 +1,6 @@
 """Every table, imported here so Alembic sees the whole schema."""
 
+from opssight.models.access import LoginFailure, RoleRule
 from opssight.models.audit import AuditLog
 from opssight.models.connector import ConnectorStatus
 from opssight.models.github import (
@@ -13,6 +14,7 @@ from opssight.models.github import (
 )
 from opssight.models.http_cache import HttpEtag
 from opssight.models.incident import Incident
+from opssight.models.team import Team, TeamMember
 from opssight.models.user import User, UserSession
 
 __all__ = [
@@ -22,8 +24,12 @@ __all__ = [
     "DeploymentStatus",
     "HttpEtag",
     "Incident",
+    "LoginFailure",
     "PullRequest",
     "Repository",
+    "RoleRule",
+    "Team",
+    "TeamMember",
     "User",
     "UserSession",
     "WebhookDelivery",

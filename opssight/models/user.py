@@ -17,7 +17,7 @@ class User(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=320)
     avatar_url: str | None = Field(default=None, max_length=500)
     github_id: int | None = Field(default=None, unique=True)
-    role: str = Field(default="user", max_length=50)
+    role: str = Field(default="viewer", max_length=50)
     password_hash: str | None = Field(default=None, max_length=200)
     is_active: bool = True
     token_version: int = 0
@@ -28,6 +28,7 @@ class User(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )
     last_login_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    last_seen_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
 class UserSession(SQLModel, table=True):
@@ -42,3 +43,9 @@ class UserSession(SQLModel, table=True):
     )
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    last_seen_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    method: str = Field(  # "github" or "password"
+        default="github", max_length=20, sa_column_kwargs={"server_default": "github"}
+    )
+    ip: str | None = Field(default=None, max_length=64)
+    user_agent: str | None = Field(default=None, max_length=300)

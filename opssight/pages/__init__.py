@@ -1,5 +1,14 @@
 """One module per route; importing this package registers every page."""
 
-from opssight.pages import admin, dora, feeds, overview, pipelines, settings
+from opssight.pages import admin, audit, dora, feeds, login, overview, pipelines, settings
 
-__all__ = ["admin", "dora", "feeds", "overview", "pipelines", "settings"]
+__all__ = [
+    "admin",
+    "audit",
+    "dora",
+    "feeds",
+    "login",
+    "overview",
+    "pipelines",
+    "settings",
+]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from opssight.models import AuditLog, User
@@ -33,6 +35,48 @@ def record(
     return entry
 
 
+def search(
+    session: Session,
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    target: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[AuditLog], int]:
+    """Newest first: one page of the entries matching every given filter, and their total.
+
+    ``actor`` is an exact login; ``action`` a prefix (``team.`` finds every team change);
+    ``target`` a substring of the target type or id.
+    """
+    conditions = []
+    if actor:
+        conditions.append(AuditLog.actor_login == actor)
+    if action:
+        conditions.append(AuditLog.action.startswith(action, autoescape=True))
+    if target:
+        conditions.append(
+            or_(
+                AuditLog.target_id.contains(target, autoescape=True),
+                AuditLog.target_type.contains(target, autoescape=True),
+            )
+        )
+    if since is not None:
+        conditions.append(AuditLog.at >= since)
+    if until is not None:
+        conditions.append(AuditLog.at < until)
+    total = session.exec(select(func.count()).select_from(AuditLog).where(*conditions)).one()
+    query = (
+        select(AuditLog)
+        .where(*conditions)
+        .order_by(AuditLog.at.desc(), AuditLog.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(session.exec(query)), total
+
+
 def recent(session: Session, *, limit: int = 50) -> list[AuditLog]:
-    query = select(AuditLog).order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(limit)
-    return list(session.exec(query))
+    return search(session, limit=limit)[0]

@@ -22,6 +22,7 @@ from opssight.state.charts import styled
 from opssight.state.formatting import duration, when
 from opssight.state.inputs import ALL, single
 from opssight.state.live import live_view
+from opssight.state.session import protected
 
 log = structlog.get_logger(__name__)
 
@@ -213,25 +214,30 @@ class DoraState(rx.State):
             self.error = "The database is unreachable; DORA figures cannot be computed right now."
 
     @rx.event
+    @protected("read")
     async def load(self) -> None:
         await self._reload()
 
     @rx.event
+    @protected("read")
     async def choose_window(self, value: str | list[str]) -> None:
         self.window = single(value) if single(value) in WINDOWS else "90"
         await self._reload()
 
     @rx.event
+    @protected("read")
     async def choose_repo(self, value: str) -> None:
         self.repo = "" if value == ALL else value[:200]
         await self._reload()
 
     @rx.event
+    @protected("read")
     async def choose_team(self, value: str) -> None:
         self.team = "" if value == ALL else value[:100]
         await self._reload()
 
     @rx.event
+    @protected("read")
     async def open_rows(self, drill: str) -> None:
         self.drill = drill if drill in LISTS else ""
         await self._reload()

@@ -17,6 +17,7 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
 from opssight.events import get_bus
+from opssight.state.session import principal, protected
 from opssight.telemetry import LIVE_CLIENTS
 
 log = structlog.get_logger(__name__)
@@ -57,8 +58,12 @@ def views_for(topics: Iterable[str]) -> list[type[rx.State]]:
 
 class LiveState(rx.State):
     @rx.event(background=True)
+    @protected("read")
     async def start(self) -> None:
-        """Started by every page's on_load; the newest listener of a tab replaces older ones."""
+        """Started by every page's on_load; the newest listener of a tab replaces older ones.
+
+        The caller is checked again before each refresh: a session revoked meanwhile stops it.
+        """
         token = self.router.session.client_token
         me = asyncio.current_task()
         previous = _LISTENERS.get(token)
@@ -74,6 +79,10 @@ class LiveState(rx.State):
                     await asyncio.sleep(COALESCE_SECONDS)
                     while not queue.empty():
                         topics.add(queue.get_nowait().topic)
+                    who = await principal(self)
+                    if who is None or "read" not in who.permissions:
+                        log.info("live.stopped", reason="session ended")
+                        return
                     for view in views_for(topics):
                         await self._refresh(view)
         finally:

@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from opssight import db
 from opssight.services.overview import OverviewSummary, overview
 from opssight.state.live import live_view
+from opssight.state.session import protected
 
 log = structlog.get_logger(__name__)
 
@@ -59,6 +60,7 @@ class OverviewState(rx.State):
         self.error = ""
 
     @rx.event
+    @protected("read")
     async def load(self) -> None:
         try:
             self._apply(await asyncio.to_thread(self._fetch))

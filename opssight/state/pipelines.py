@@ -20,6 +20,7 @@ from opssight.state.charts import styled
 from opssight.state.formatting import duration, percent, when
 from opssight.state.inputs import ALL, single
 from opssight.state.live import live_view
+from opssight.state.session import protected
 
 log = structlog.get_logger(__name__)
 
@@ -223,46 +224,55 @@ class PipelinesState(rx.State):
             self.error = "The database is unreachable; runs cannot be shown right now."
 
     @rx.event
+    @protected("read")
     async def load(self) -> None:
         await self._reload()
 
     @rx.event
+    @protected("read")
     async def filter_repo(self, value: str) -> None:
         self.repo, self.page = ("" if value == ALL else value), 1
         await self._reload()
 
     @rx.event
+    @protected("read")
     async def filter_workflow(self, value: str) -> None:
         self.workflow, self.page = ("" if value == ALL else value), 1
         await self._reload()
 
     @rx.event
+    @protected("read")
     async def filter_state(self, value: str) -> None:
         self.run_state, self.page = ("" if value == ALL else value), 1
         await self._reload()
 
     @rx.event
+    @protected("read")
     async def filter_branch(self, value: str) -> None:
         self.branch, self.page = value.strip()[:300], 1
         await self._reload()
 
     @rx.event
+    @protected("read")
     async def filter_search(self, value: str) -> None:
         self.search, self.page = value[:200], 1
         await self._reload()
 
     @rx.event
+    @protected("read")
     async def choose_window(self, value: str | list[str]) -> None:
         self.window = single(value) if single(value) in WINDOWS else "30"
         await self._reload()
 
     @rx.event
+    @protected("read")
     async def go_to_page(self, delta: int) -> None:
         step = delta if isinstance(delta, int) and abs(delta) <= 1 else 0  # a forged event
         self.page = max(1, min(self.pages, self.page + step))
         await self._reload()
 
     @rx.event
+    @protected("read")
     async def open_run(self, run_id: str, attempt: str) -> None:
         if not (str(run_id).isdigit() and str(attempt).isdigit()):
             return

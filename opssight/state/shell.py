@@ -1,25 +1,39 @@
-"""What every page's shell shows: the signed-in person and whether data is demo data."""
+"""What every page's shell shows: who is signed in (or that this is a demo guest), and the gate
+that sends a visitor without a session to the sign-in page."""
 
 from __future__ import annotations
+
+from urllib.parse import quote
 
 import reflex as rx
 
 from opssight.config import get_settings
-from opssight.state.session import current_user
+from opssight.services.auth.rbac import permissions_for
+from opssight.state.session import principal
 
 
 class ShellState(rx.State):
     signed_in: bool = False
+    guest: bool = False
     login: str = ""
+    name: str = ""
     avatar_url: str = ""
     role: str = ""
+    is_admin: bool = False
     demo: bool = False
 
     @rx.event
-    async def load(self) -> None:
-        user = await current_user(self)
-        self.signed_in = user is not None
+    async def load(self):
+        """Runs first on every page: no caller (demo off, no session) goes to sign in."""
+        who = await principal(self)
+        self.demo = get_settings().demo_enabled
+        user = who.user if who else None
+        self.signed_in, self.guest = user is not None, who is not None and user is None
         self.login = user.login if user else ""
+        self.name = (user.name or user.login) if user else ""
         self.avatar_url = (user.avatar_url or "") if user else ""
         self.role = user.role if user else ""
-        self.demo = get_settings().demo_enabled
+        self.is_admin = user is not None and "admin" in permissions_for(user.role)
+        if who is None:
+            return rx.redirect(f"/login?next={quote(self.router.page.raw_path, safe='')}")
+        return None

@@ -14,6 +14,7 @@ import reflex as rx
 from opssight.components.status import demo_badge
 from opssight.components.theme_picker import mode_switch, variant_select
 from opssight.routes import SIDEBAR, Route
+from opssight.state.account import AccountState
 from opssight.state.live import LiveState
 from opssight.state.shell import ShellState
 from opssight.state.theme import ThemeState
@@ -23,13 +24,14 @@ class Page(NamedTuple):
     route: Route
     component: Callable[[], rx.Component]
     on_load: list
+    bare: bool = False  # no sidebar, header or sign-in gate (the sign-in page itself)
 
 
 PAGES: list[Page] = []
 
 
 def _nav_link(route: Route, active: Route) -> rx.Component:
-    return rx.link(
+    link = rx.link(
         rx.hstack(rx.icon(route.icon, size=16), rx.text(route.title, size="2"), spacing="2"),
         href=route.path,
         underline="none",
@@ -37,6 +39,7 @@ def _nav_link(route: Route, active: Route) -> rx.Component:
         data_active="true" if route == active else "false",
         aria_current="page" if route == active else None,
     )
+    return rx.cond(ShellState.is_admin, link) if route.admin_only else link
 
 
 def sidebar(active: Route) -> rx.Component:
@@ -74,8 +77,13 @@ def user_menu() -> rx.Component:
                     fallback=rx.cond(ShellState.signed_in, ShellState.login[:2], "?"),
                     size="1",
                     radius="full",
+                    alt="",
                 ),
-                rx.text(rx.cond(ShellState.signed_in, ShellState.login, "Guest"), size="2"),
+                rx.text(
+                    rx.cond(ShellState.signed_in, ShellState.name, "Guest"),
+                    size="2",
+                    class_name="os-user-name",
+                ),
                 variant="ghost",
                 class_name="os-user-button",
                 aria_label="User menu",
@@ -85,18 +93,30 @@ def user_menu() -> rx.Component:
             rx.cond(
                 ShellState.signed_in,
                 rx.fragment(
-                    rx.menu.item(f"Role: {ShellState.role}", disabled=True),
+                    rx.menu.item(f"@{ShellState.login} · {ShellState.role}", disabled=True),
                     rx.menu.separator(),
+                    rx.menu.item("Settings", on_click=rx.redirect("/settings")),
+                    rx.menu.item("Sign out", on_click=_navigate("/api/auth/logout")),
                     rx.menu.item(
-                        "Sign out",
-                        on_click=rx.call_script("window.location.assign('/api/auth/logout')"),
+                        "Sign out everywhere",
+                        on_click=AccountState.sign_out_everywhere,
+                        color="red",
                     ),
                 ),
-                rx.menu.item("Not signed in: read-only", disabled=True),
+                rx.fragment(
+                    rx.menu.item("Demo guest: read-only", disabled=True),
+                    rx.menu.separator(),
+                    rx.menu.item("Sign in", on_click=_navigate("/login")),
+                    rx.menu.item("Settings", on_click=rx.redirect("/settings")),
+                ),
             ),
-            rx.menu.item("Settings", on_click=rx.redirect("/settings")),
         ),
     )
+
+
+def _navigate(path: str) -> rx.event.EventSpec:
+    """A full-page navigation: the socket reconnects and sees the new session cookie."""
+    return rx.call_script(f"window.location.assign('{path}')")
 
 
 def header(route: Route) -> rx.Component:
@@ -104,6 +124,13 @@ def header(route: Route) -> rx.Component:
         rx.hstack(
             rx.heading(route.title, size="6", class_name="os-heading os-page-title"),
             rx.cond(ShellState.demo, demo_badge()),
+            rx.cond(
+                ShellState.guest,
+                rx.tooltip(
+                    rx.badge("guest · read-only", color_scheme="gray", variant="soft"),
+                    content="Demo mode: browsing without signing in. Sign in to change anything.",
+                ),
+            ),
             align="center",
             spacing="3",
         ),
@@ -112,19 +139,11 @@ def header(route: Route) -> rx.Component:
     )
 
 
-def shell(route: Route, content: rx.Component) -> rx.Component:
-    """The themed page; the outer div carries the dynamic hue (a theme root drops ``style``)."""
+def themed(content: rx.Component) -> rx.Component:
+    """The theme root; the outer div carries the dynamic hue (a theme root drops ``style``)."""
     return rx.el.div(
         rx.theme(
-            rx.el.div(
-                sidebar(route),
-                rx.el.div(
-                    header(route),
-                    rx.el.main(content, class_name="os-main"),
-                    class_name="os-body",
-                ),
-                class_name="os-shell",
-            ),
+            content,
             accent_color=ThemeState.accent,
             gray_color=ThemeState.gray,
             radius=ThemeState.radius,
@@ -137,19 +156,36 @@ def shell(route: Route, content: rx.Component) -> rx.Component:
     )
 
 
-def page(route: Route, on_load: list | None = None):
-    """Register ``fn`` as the page at ``route``, wrapped in the shell."""
+def shell(route: Route, content: rx.Component) -> rx.Component:
+    return themed(
+        rx.el.div(
+            sidebar(route),
+            rx.el.div(
+                header(route),
+                rx.el.main(content, class_name="os-main"),
+                class_name="os-body",
+            ),
+            class_name="os-shell",
+        )
+    )
+
+
+def page(route: Route, on_load: list | None = None, *, bare: bool = False):
+    """Register ``fn`` as the page at ``route``, wrapped in the shell (or only themed)."""
 
     def register(fn: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
         def component() -> rx.Component:
-            return shell(route, fn())
+            return themed(fn()) if bare else shell(route, fn())
 
         component.__name__ = fn.__name__
-        PAGES.append(Page(route, component, on_load or []))
+        PAGES.append(Page(route, component, on_load or [], bare))
         return component
 
     return register
 
 
-def shell_on_load() -> list:
+def shell_on_load(bare: bool = False) -> list:
+    """The events every page loads with: the sign-in gate first, then theme and live updates."""
+    if bare:
+        return [ThemeState.sync]
     return [ShellState.load, ThemeState.sync, LiveState.start]

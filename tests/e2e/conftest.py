@@ -22,6 +22,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
+from tests.replay.oauth import OAuthProvider
 from tests.support import (
     ROOT,
     RedisProcess,
@@ -43,6 +44,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 START_TIMEOUT = 600
+ADMIN_PASSWORD = "e2e-admin-password-0123456789"
+VIEWER = "mona"  # a GitHub user no role rule matches: signs in as a viewer
 
 
 class Server(NamedTuple):
@@ -50,6 +53,14 @@ class Server(NamedTuple):
     env: dict[str, str]
     redis: RedisProcess
     log: Path
+    github: OAuthProvider
+
+
+@pytest.fixture(scope="session")
+def e2e_github() -> Iterator[OAuthProvider]:
+    """The GitHub the server signs people in with (a local OAuth provider)."""
+    with OAuthProvider() as provider:
+        yield provider
 
 
 @pytest.fixture(scope="session")
@@ -74,10 +85,22 @@ def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
 
 @pytest.fixture(scope="session")
 def server(
-    migrated_postgres: str, e2e_redis: RedisProcess, tmp_path_factory: pytest.TempPathFactory
+    migrated_postgres: str,
+    e2e_redis: RedisProcess,
+    e2e_github: OAuthProvider,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Server]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    e2e_github.register_callback(f"{url}/api/auth/github/callback")
+    e2e_github.add_user(
+        VIEWER,
+        name="Mona Lisa Octocat",
+        email="mona@example.com",
+        orgs=["octo-org"],
+        teams=[("octo-org", "platform")],
+        avatar_url=f"{url}/logo.svg",
+    )
     data_dir = tmp_path_factory.mktemp("server-data")
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPSSIGHT_")}
     opssight_env = {
@@ -91,6 +114,11 @@ def server(
         "OPSSIGHT_DEMO_INTERVAL_SECONDS": "60",
         "OPSSIGHT_DEMO_HISTORY_DAYS": "3",
         "OPSSIGHT_GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "OPSSIGHT_GITHUB_CLIENT_ID": e2e_github.client_id,
+        "OPSSIGHT_GITHUB_CLIENT_SECRET": e2e_github.client_secret,
+        "OPSSIGHT_GITHUB_URL": e2e_github.url,
+        "OPSSIGHT_GITHUB_API_URL": e2e_github.api_url,
+        "OPSSIGHT_ADMIN_PASSWORD": ADMIN_PASSWORD,
     }
     env.update(opssight_env, GRANIAN_WORKERS="2")
     log = data_dir / "server.log"
@@ -114,7 +142,7 @@ def server(
         )
     try:
         _wait_until_serving(url, process, log)
-        yield Server(url, opssight_env, e2e_redis, log)
+        yield Server(url, opssight_env, e2e_redis, log, e2e_github)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:

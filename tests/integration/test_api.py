@@ -187,12 +187,12 @@ async def test_detailed_health_when_redis_is_down(
     assert body["status"] == "degraded"
 
 
-async def test_logout_without_a_cookie_redirects_home(
+async def test_logout_without_a_cookie_goes_to_sign_in(
     database_url: str, client: httpx.AsyncClient
 ) -> None:
     response = await client.get("/api/auth/logout")
     assert response.status_code == 303
-    assert response.headers["location"] == "/"
+    assert response.headers["location"] == "/login"
     assert_hardened(response)
 
 
@@ -208,7 +208,7 @@ async def test_logout_revokes_the_session_and_clears_the_cookie(
         "/api/auth/logout", headers={"cookie": f"{sessions.COOKIE_NAME}={token}"}
     )
     assert response.status_code == 303
-    assert response.headers["location"] == "/"
+    assert response.headers["location"] == "/login"
     set_cookie = response.headers["set-cookie"]
     assert set_cookie.startswith(f"{sessions.COOKIE_NAME}=")
     assert "Max-Age=0" in set_cookie or "expires=Thu, 01 Jan 1970" in set_cookie.lower()

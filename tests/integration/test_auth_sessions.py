@@ -44,20 +44,86 @@ def test_issued_token_resolves_to_its_user(session: Session, database_url: str) 
     assert (resolved.id, resolved.login) == (user.id, "alice")
 
 
-def test_token_claims_and_session_row(session: Session, database_url: str) -> None:
+def test_token_claims_and_session_row(
+    session: Session, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPSSIGHT_SESSION_MAX_DAYS", "2")
+    get_settings.cache_clear()
     user = make_user(session, role="admin")
-    token = sessions.issue(session, user=user, ttl=timedelta(hours=1))
+    client = sessions.Client(ip="10.0.0.7", user_agent="Mozilla/5.0 test")
+    token = sessions.issue(
+        session, user=user, method="github", client=client, idle=timedelta(hours=1)
+    )
     claims = jwt.decode(token, get_settings().resolved_secret_key(), algorithms=["HS256"])
     assert claims["sub"] == str(user.id)
     assert claims["roles"] == ["admin"]
-    assert "admin" in claims["permissions"]
-    assert claims["exp"] - claims["iat"] == 3600
+    assert claims["permissions"] == ["admin", "pipelines:manage", "read", "write"]
+    assert claims["exp"] - claims["iat"] == 2 * 86400  # the absolute end
     with db.session_scope(database_url) as fresh:
         row = fresh.get(UserSession, claims["sid"])
         assert row is not None
-        assert row.user_id == user.id
+        assert (row.user_id, row.method, row.ip, row.user_agent) == (
+            user.id,
+            "github",
+            "10.0.0.7",
+            "Mozilla/5.0 test",
+        )
         assert row.revoked_at is None
-        assert timedelta(minutes=59) < row.expires_at - utcnow() <= timedelta(hours=1)
+        assert timedelta(minutes=59) < row.expires_at - utcnow() <= timedelta(hours=1)  # idle end
+        assert fresh.get(User, user.id).last_login_at is not None
+
+
+def test_a_session_in_use_slides_its_idle_end(session: Session, database_url: str) -> None:
+    user = make_user(session)
+    token = sessions.issue(session, user=user, idle=timedelta(minutes=30))
+    sid = jwt.decode(token, options={"verify_signature": False})["sid"]
+    with db.session_scope(database_url) as fresh:
+        row = fresh.get(UserSession, sid)
+        row.last_seen_at = utcnow() - timedelta(minutes=20)
+        row.expires_at = utcnow() + timedelta(minutes=10)
+        fresh.add(row)
+    assert resolve_fresh(database_url, token) is not None
+    with db.session_scope(database_url) as fresh:
+        row = fresh.get(UserSession, sid)
+        # pushed to a full idle period (12 h by default) from now, and marked as seen now
+        assert row.expires_at - utcnow() > timedelta(hours=11)
+        assert utcnow() - row.last_seen_at < timedelta(minutes=1)
+        assert fresh.get(User, user.id).last_seen_at == row.last_seen_at
+
+
+def test_sliding_never_passes_the_absolute_end(
+    session: Session, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPSSIGHT_SESSION_MAX_DAYS", "0.01")  # 14.4 minutes
+    get_settings.cache_clear()
+    user = make_user(session)
+    token = sessions.issue(session, user=user, idle=timedelta(minutes=1))
+    claims = jwt.decode(token, options={"verify_signature": False})
+    with db.session_scope(database_url) as fresh:
+        row = fresh.get(UserSession, claims["sid"])
+        row.last_seen_at = utcnow() - timedelta(minutes=5)
+        fresh.add(row)
+    assert resolve_fresh(database_url, token) is not None
+    with db.session_scope(database_url) as fresh:
+        assert int(fresh.get(UserSession, claims["sid"]).expires_at.timestamp()) <= claims["exp"]
+
+
+def test_expired_token_resolves_to_nobody_even_with_a_live_row(
+    session: Session, database_url: str
+) -> None:
+    user = make_user(session)
+    claims = jwt.decode(sessions.issue(session, user=user), options={"verify_signature": False})
+    claims["exp"] = int(utcnow().timestamp()) - 5
+    expired = jwt.encode(claims, get_settings().resolved_secret_key(), algorithm="HS256")
+    assert resolve_fresh(database_url, expired) is None
+
+
+def test_sign_out_everywhere_ends_every_session(session: Session, database_url: str) -> None:
+    user = make_user(session)
+    tokens = [sessions.issue(session, user=user) for _ in range(3)]
+    assert sessions.revoke_all(session, user) == 3
+    assert all(resolve_fresh(database_url, t) is None for t in tokens)
+    assert resolve_fresh(database_url, sessions.issue(session, user=user)) is not None
 
 
 def test_each_issue_creates_a_distinct_session(session: Session, database_url: str) -> None:
@@ -99,7 +165,7 @@ def test_revoking_twice_keeps_the_first_time(session: Session, database_url: str
 
 def test_expired_session_resolves_to_nobody(session: Session, database_url: str) -> None:
     user = make_user(session)
-    token = sessions.issue(session, user=user, ttl=timedelta(seconds=-1))
+    token = sessions.issue(session, user=user, idle=timedelta(seconds=-1))
     assert resolve_fresh(database_url, token) is None
 
 

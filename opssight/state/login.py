@@ -1,0 +1,34 @@
+"""The sign-in page: which ways to sign in exist, and why the last attempt failed."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import reflex as rx
+
+from opssight.config import get_settings
+from opssight.services.auth.navigation import MESSAGES, safe_next
+from opssight.state.session import current_user
+
+
+class LoginState(rx.State):
+    error: str = ""
+    next_path: str = "/"
+    github: bool = False
+    demo: bool = False
+
+    @rx.var
+    def github_href(self) -> str:
+        return f"/api/auth/github/login?next={quote(self.next_path, safe='')}"
+
+    @rx.event
+    async def load(self):
+        """Public: a visitor already signed in goes straight on."""
+        params = self.router.page.params
+        self.next_path = safe_next(str(params.get("next", "/")))
+        self.error = MESSAGES.get(str(params.get("error", "")), "")
+        settings = get_settings()
+        self.github, self.demo = settings.github_sign_in, settings.demo_enabled
+        if not self.error and await current_user(self) is not None:
+            return rx.redirect(self.next_path)
+        return None
