@@ -3,6 +3,7 @@
 from opssight.models.access import LoginFailure, RoleRule
 from opssight.models.audit import AuditLog
 from opssight.models.connector import ConnectorStatus
+from opssight.models.dora import DoraCause, DoraChange, DoraConfig, DoraDeployment
 from opssight.models.github import (
     Deployment,
     DeploymentStatus,
@@ -22,6 +23,10 @@ __all__ = [
     "ConnectorStatus",
     "Deployment",
     "DeploymentStatus",
+    "DoraCause",
+    "DoraChange",
+    "DoraConfig",
+    "DoraDeployment",
     "HttpEtag",
     "Incident",
     "LoginFailure",

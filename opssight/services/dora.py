@@ -26,7 +26,7 @@ What we count (we have no commit ancestry, so two rules approximate DevLake's co
 - A *deployment* is a ``Deployment`` row with ``production`` that succeeded (its time is
   ``succeeded_at``, its first success), or a run of a configured deploy workflow
   (``Settings.deploy_workflows``: ``"Deploy"`` matches that workflow name in every repository,
-  ``"owner/repo:Deploy"`` in that repository only) whose *latest* attempt completed with
+  ``"owner/repo:Deploy"`` in that repository only; a report for other ones rebuilds the links) whose *latest* attempt completed with
   ``success`` (its time is ``completed_at``, its sha ``head_sha``): a re-run that succeeds is one
   deployment, a run whose latest attempt failed or is still running is none. Refs:
   ``("deployment", id)`` and ``("run", run_id)``. Both kinds count: for a repository whose deploy
@@ -53,57 +53,45 @@ What we count (we have no commit ancestry, so two rules approximate DevLake's co
   (``Repository.team``) or both (intersection); with neither, everything, including incidents
   without a repository (listed, never attributed).
 
-Where the work is done: one SQL statement (SQLite and PostgreSQL; window functions) returns, per
-UTC day, counts and the ids and seconds behind them as comma-joined text; Python parses them,
-takes medians and buckets days into weeks. Two small queries before it find, per repository,
-how far back deployments must be read (see ``_resolve``). Its cost grows with the deployments,
-merges and incidents from 30 days before the window on (bench/dora.py); on PostgreSQL it runs
-with JIT and merge joins off for that statement (see ``_tuned``).
+Where the work is done: the links (which deployments count, the deployment that shipped each
+merged PR, the one that caused each incident) are materialized at ingest by
+``services.dora_links``, in the writer's transaction. A report reads ranges of those narrow
+tables: one SQL statement (SQLite and PostgreSQL) returns, per UTC day, counts and the ids and
+seconds behind them as comma-joined text; Python parses them, takes medians and buckets days
+into weeks (bench/dora.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import (
-    BigInteger,
-    Integer,
     String,
     and_,
     case,
     cast,
-    exists,
     func,
     literal,
     literal_column,
-    null,
     or_,
     select,
-    text,
     true,
     union_all,
 )
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ColumnElement, FunctionElement, Select
+from sqlalchemy.sql.expression import ColumnElement, Select
 from sqlmodel import Session
 
-from opssight.config import get_settings
-from opssight.models import Deployment, Incident, PullRequest, Repository, WorkflowRun
+from opssight.models import DoraCause, DoraChange, DoraDeployment, Incident, PullRequest, Repository
+from opssight.services import dora_links
+from opssight.services.dora_links import DAY, DEPLOYMENT, RUN, epoch
 
 Level = Literal["elite", "high", "medium", "low"]
 DeploymentRef = tuple[Literal["deployment", "run"], int]
 V = TypeVar("V")
-
-SHA_MATCH_DAYS = 30
-DAY = 86_400
-# Timeline kinds, in their order at the same instant: incidents and merges before deployments.
-INCIDENT, PULL, OTHER_PULL, DEPLOYMENT, RUN = 1, 2, 3, 4, 5  # OTHER_PULL: not into default branch
-
 
 # ---------- results ----------
 
@@ -274,28 +262,6 @@ def restore_level(value: timedelta) -> Level:
 # ---------- SQL helpers ----------
 
 
-class epoch(FunctionElement):
-    """Whole seconds since 1970 of a UTC timestamp column."""
-
-    type = BigInteger()
-    inherit_cache = True
-    name = "epoch"
-
-
-@compiles(epoch, "postgresql")
-def _epoch_postgresql(element: epoch, compiler: Any, **kw: Any) -> str:
-    # date_part() is float8 arithmetic; EXTRACT() returns numeric and is several times slower
-    return f"CAST(floor(date_part('epoch', {compiler.process(element.clauses, **kw)})) AS BIGINT)"
-
-
-@compiles(epoch)
-def _epoch_sqlite(element: epoch, compiler: Any, **kw: Any) -> str:
-    # SQLite stores UTC text; substr() drops the fraction, which strftime() would round up
-    return (
-        f"CAST(strftime('%s', substr({compiler.process(element.clauses, **kw)}, 1, 19)) AS INTEGER)"
-    )
-
-
 def _joined(expr: ColumnElement[Any]) -> ColumnElement[str]:
     """Comma-joined text of the (non-null) values: string_agg / group_concat."""
     return func.aggregate_strings(cast(expr, String), ",")
@@ -303,6 +269,13 @@ def _joined(expr: ColumnElement[Any]) -> ColumnElement[str]:
 
 def _ints(joined: str | None) -> list[int]:
     return list(map(int, joined.split(","))) if joined else []
+
+
+def _sorted_ids(joined: Iterable[str | None]) -> list[int]:
+    """The ids of several comma-joined lists, sorted (C-level joins and splits: a year of
+    deployments is ~100k ids)."""
+    text = ",".join(j for j in joined if j)
+    return sorted(map(int, text.split(","))) if text else []
 
 
 def _refs(joined: str | None) -> list[DeploymentRef]:
@@ -322,38 +295,6 @@ def _aware(value: datetime, name: str) -> datetime:
     return value.astimezone(UTC)
 
 
-def _as_datetime(value: Any) -> datetime:
-    """A timestamp read through an expression (SQLite may hand back its stored text)."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
-
-
-_SETTINGS = {"jit": "off", "enable_mergejoin": "off"}
-
-
-@contextmanager
-def _tuned(session: Session) -> Iterator[None]:
-    """PostgreSQL planner settings for one statement, then the previous values are restored.
-
-    - jit off: above a cost threshold (long windows) PostgreSQL JIT-compiles the plan, which for
-      these sub-second statements costs more than it saves (~200 ms of ~900 ms measured).
-    - merge joins off: CTE scans have no statistics (200 distinct values assumed), so hash joins
-      look skewed and the planner sorts both sides for merge joins instead; our joins are
-      equi-joins whose inner sides fit in memory (bench: -20% on 90 days and on a year).
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        yield
-        return
-    names = list(_SETTINGS)
-    current = ", ".join(f"current_setting('{name}')" for name in names)
-    previous = dict(zip(names, session.execute(text(f"SELECT {current}")).one(), strict=True))
-    changes = ", ".join(f"set_config('{name}', :{name}, true)" for name in names)
-    session.execute(text(f"SELECT {changes}"), _SETTINGS)
-    yield
-    session.execute(text(f"SELECT {changes}"), previous)
-
-
 # ---------- scope ----------
 
 
@@ -363,18 +304,7 @@ class _Scope:
     end: datetime
     repo_ids: list[int] | None  # as asked
     team: str | None
-    names: list[str]  # deploy workflow names, in every repository
-    pairs: list[tuple[int, str]]  # (repo_id, deploy workflow name)
-    workflows: list[str]  # as configured, for the report
-    old: dict[int, datetime] = field(default_factory=dict)
-    """Repositories whose last deployment before the window precedes ``recent``: that one."""
-    fresh: list[int] = field(default_factory=list)
-    """Repositories never deployed before the window, deployed since."""
-
-    @property
-    def recent(self) -> datetime:
-        """From when every repository's deployments and merges are read."""
-        return self.start - timedelta(days=SHA_MATCH_DAYS)
+    workflows: list[str]  # the deploy workflows the links follow
 
     @property
     def everything(self) -> bool:
@@ -393,90 +323,8 @@ class _Scope:
             conditions.append(repo_id.in_(self.repositories()))
         return and_(true(), *conditions)
 
-
-def _configured(deploy_workflows: list[str] | None) -> list[str]:
-    return list(get_settings().deploy_workflows if deploy_workflows is None else deploy_workflows)
-
-
-def _workflow_specs(
-    session: Session, workflows: Iterable[str]
-) -> tuple[list[str], list[tuple[int, str]]]:
-    """``"Deploy"`` -> a name for every repository; ``"owner/repo:Deploy"`` -> (repo id, name).
-    A name may contain ":" (``"CI: deploy"``): only ``owner/repo`` before it makes a pair."""
-    names: list[str] = []
-    scoped: list[tuple[str, str]] = []
-    for spec in workflows:
-        repo, sep, name = spec.partition(":")
-        if sep and "/" in repo and " " not in repo.strip() and name.strip():
-            scoped.append((repo.strip(), name.strip()))
-        else:
-            names.append(spec.strip())
-    if not scoped:
-        return names, []
-    ids = dict(
-        session.execute(
-            select(Repository.full_name, Repository.id).where(
-                Repository.full_name.in_({repo for repo, _ in scoped})
-            )
-        ).all()
-    )
-    return names, [(ids[repo], name) for repo, name in scoped if repo in ids]
-
-
-@dataclass(frozen=True)
-class _Source:
-    """One kind of deployment: rows (kind, ref_id, repo_id, at, sha) and its time and repo."""
-
-    query: Select
-    at: ColumnElement[datetime]
-    repo_id: ColumnElement[int]
-
-
-def _sources(scope: _Scope) -> list[_Source]:
-    """Succeeded production deployments; successful latest attempts of deploy workflow runs."""
-    d = Deployment.__table__.c
-    columns = (
-        literal(DEPLOYMENT, Integer).label("kind"),
-        d.id.label("ref_id"),
-        d.repo_id.label("repo_id"),
-        d.succeeded_at.label("at"),
-        d.sha.label("sha"),
-    )
-    query = select(*columns).where(d.production, d.succeeded_at.is_not(None))
-    sources = [_Source(query, d.succeeded_at, d.repo_id)]
-    if scope.names or scope.pairs:
-        r = WorkflowRun.__table__.alias("run")
-        later = WorkflowRun.__table__.alias("later")
-        workflow = [r.c.workflow_name.in_(scope.names)] if scope.names else []
-        workflow += [and_(r.c.repo_id == id_, r.c.workflow_name == n) for id_, n in scope.pairs]
-        runs = select(
-            literal(RUN, Integer), r.c.run_id, r.c.repo_id, r.c.completed_at, r.c.head_sha
-        ).where(
-            # inlined constants, so that a partial index on them can serve this query
-            r.c.status == literal_column("'completed'"),
-            r.c.conclusion == literal_column("'success'"),
-            r.c.completed_at.is_not(None),
-            or_(*workflow),
-            ~exists().where(later.c.run_id == r.c.run_id, later.c.attempt > r.c.attempt),
-        )
-        sources.append(_Source(runs, r.c.completed_at, r.c.repo_id))
-    return sources
-
-
-def _deployments(scope: _Scope, *, before: datetime | None = None) -> Any:
-    """The deployments in scope from ``scope.recent`` (and, for ``scope.old`` repositories,
-    from their last one before the window) up to ``before``."""
-    queries = []
-    for source in _sources(scope):
-        since = source.at >= scope.recent
-        if scope.old:
-            earlier = min(scope.old.values())
-            since = or_(since, and_(source.repo_id.in_(scope.old), source.at >= earlier))
-        query = source.query.where(scope.in_scope(source.repo_id), since)
-        if before is not None:
-            query = query.where(source.at < before)
-        queries.append(query)
-    return union_all(*queries)
+    def within(self, at: ColumnElement[datetime]) -> ColumnElement[bool]:
+        return and_(at >= self.start, at < self.end)
 
 
 def _resolve(
@@ -487,291 +335,99 @@ def _resolve(
     repo_ids: list[int] | None,
     team: str | None,
     deploy_workflows: list[str] | None,
-) -> _Scope | None:
-    """The scope and how far back its deployments must be read; None if no repository matches.
-
-    A repository's last deployment before the window caused the window's first incidents and
-    shipped every merge before it. Most repositories deployed in the ``SHA_MATCH_DAYS`` before
-    the window (one range read finds them); for the others one pass over their (sparse)
-    deployments finds their last one (``old``) or that they have none before (``fresh``).
-    """
+) -> tuple[_Scope, bool]:
+    """The scope, and whether any repository matches it. Links built for other deploy
+    workflows than these (default: the settings) are rebuilt first."""
     start, end = _aware(start, "start"), _aware(end, "end")
     if start >= end:
         raise ValueError("start must be before end")
-    workflows = _configured(deploy_workflows)
-    names, pairs = _workflow_specs(session, workflows)
-    scope = _Scope(start, end, repo_ids, team, names, pairs, workflows)
+    workflows = dora_links.ensure(session, deploy_workflows)
+    scope = _Scope(start, end, repo_ids, team, workflows)
     repos = set(session.execute(scope.repositories()).scalars())
     if repo_ids is not None:
         repos &= set(repo_ids)
-    if not repos:
-        return None
-    last = _deployments(scope, before=start).subquery()
-    missing = sorted(repos - set(session.execute(select(last.c.repo_id).distinct()).scalars()))
-    old: dict[int, datetime] = {}
-    fresh: list[int] = []
-    if missing:
-        sources = _sources(scope)
-        rows = union_all(
-            *(s.query.where(s.repo_id.in_(missing), s.at < scope.recent) for s in sources),
-            *(s.query.where(s.repo_id.in_(missing), s.at >= start) for s in sources),
-        ).subquery()
-        history = select(rows.c.repo_id, func.max(case((rows.c.at < start, rows.c.at))))
-        for repo_id, before in session.execute(history.group_by(rows.c.repo_id)):
-            if before is not None:
-                old[repo_id] = _as_datetime(before)
-            else:
-                fresh.append(repo_id)
-    return replace(scope, old=old, fresh=fresh)
+    return scope, bool(repos)
 
 
-# ---------- the attribution rules, in one place ----------
+# ---------- the reads ----------
 
 
-class _Pipeline:
-    """The SQL behind the report and the drill-down lists.
+def _day(at: ColumnElement[datetime]) -> ColumnElement[int]:
+    """Days since 1970 (an inlined constant: the same SQL in SELECT and GROUP BY)."""
+    return (epoch(at) // literal_column(str(DAY))).label("day")
 
-    ``timeline``: per repository in time order, its deployments (see ``_deployments``),
-    incidents opened since the window start and candidate merges, with, from one window
-    function, ``g``: the number of deployments so far (a deployment's own number; for an incident
-    or a merge, the number of the last deployment strictly before it) and ``last_ep``, that
-    deployment's time. Then only hash joins, no other sort of the timeline:
 
-    - ``causes``: incident -> its repository's deployment number ``g``;
-    - ``shipped``: merged PR -> the first deployment at or after the merge with the merge
-      commit's sha within ``SHA_MATCH_DAYS``, else (PRs into the default branch) deployment
-      ``g + 1``; for deployments in the window, with the lead time in seconds.
+def _opened(scope: _Scope) -> ColumnElement[bool]:
+    """Counted incidents opened in the window in scope; with no scope also those without a
+    repository (listed, never attributed)."""
+    i = Incident.__table__.c
+    mine = and_(i.repo_id.is_not(None), scope.in_scope(i.repo_id))
+    if scope.everything:
+        mine = or_(mine, i.repo_id.is_(None))
+    return and_(i.counted, scope.within(i.created_at), mine)
 
-    Filters on the timeline test ``IS NOT NULL`` marker columns (``dg``, ``started_ep``),
-    which PostgreSQL's planner estimates as most rows (equality on a CTE column: 0.5%), so it
-    hash-joins instead of nesting loops over CTE scans.
-    """
 
-    def __init__(self, scope: _Scope) -> None:
-        self.scope = scope
-        start, end = scope.start, scope.end
-        d = _deployments(scope).subquery("deployments")
-        i = Incident.__table__.c
-        no_sha, no_ep = cast(null(), String), cast(null(), BigInteger)
-        events = union_all(
-            select(
-                d.c.repo_id,
-                d.c.at,
-                d.c.kind,
-                d.c.ref_id,
-                d.c.sha,
-                no_ep.label("started_ep"),
-                no_ep.label("resolved_ep"),
-            ),
-            select(
-                i.repo_id,
-                i.created_at,
-                literal(INCIDENT, Integer),
-                cast(i.id, BigInteger),
-                no_sha,
-                no_ep,
-                epoch(i.resolved_at),
-            ).where(
-                i.counted,
-                i.created_at >= start,
-                i.repo_id.is_not(None),
-                scope.in_scope(i.repo_id),
-            ),
-            self._pulls(),
-        ).subquery("events")
-        e = events.c
-        ep = epoch(e.at)
-        is_deployment = e.kind >= DEPLOYMENT
-        window = {"partition_by": e.repo_id, "order_by": (e.at, e.kind, e.ref_id)}
-        g = func.count(case((is_deployment, 1))).over(rows=(None, 0), **window)
-        self.timeline = select(
-            e.repo_id,
-            e.at,
-            ep.label("ep"),
-            e.kind,
-            e.ref_id,
-            e.sha,
-            e.started_ep,
-            e.resolved_ep,
-            g.label("g"),
-            case((is_deployment, g)).label("dg"),
-            func.max(case((is_deployment, ep))).over(rows=(None, 0), **window).label("last_ep"),
-        ).cte("dora_timeline")
-        t = self.timeline.c
-        self.in_window = and_(t.dg.is_not(None), t.at >= start, t.at < end)
-
-        # incident -> the deployment numbered its g
-        cause = self.timeline.alias("cause")
-        self.causes = (
-            select(
-                t.ref_id.label("incident_id"),
-                cause.c.repo_id,
-                cause.c.g,
-                cause.c.kind,
-                cause.c.ref_id,
-                cause.c.at,
-                cause.c.ep,
-            )
-            .select_from(
-                self.timeline.join(cause, and_(cause.c.repo_id == t.repo_id, cause.c.dg == t.g))
-            )
-            .where(t.kind == INCIDENT)  # estimated few: the side PostgreSQL hashes
-            .cte("dora_causes")
+def _report_rows(scope: _Scope) -> Any:
+    """Per UTC day (days since 1970): ("D") deployments in the window (ids: Deployment ids,
+    vals: run ids), ("F") incidents caused by deployments in the window, by the deployment's
+    day (vals: the causes as ``d12``/``r34``), ("P") the PRs shipped by deployments in the
+    window (vals: lead seconds), ("I") incidents opened (k: unresolved; vals: ``id:seconds``
+    for resolved ones, ``id:`` without a cause). Lists are comma-joined."""
+    d, c, ch = DoraDeployment.__table__.c, DoraCause.__table__.c, DoraChange.__table__.c
+    i = Incident.__table__.c
+    deployments = (
+        select(
+            literal("D").label("part"),
+            _day(d.at),
+            func.count().label("n"),
+            literal(0).label("k"),
+            _joined(case((d.kind == DEPLOYMENT, d.ref_id))).label("ids"),
+            _joined(case((d.kind == RUN, d.ref_id))).label("vals"),
         )
-
-        # merged PR -> the first deployment at or after the merge with its merge commit's sha
-        # (within SHA_MATCH_DAYS), else (into the default branch) deployment g + 1
-        p, d = self.timeline.alias("merge"), self.timeline.alias("deployed")
-        by_sha = (
-            select(p.c.ref_id.label("pull_id"), func.min(d.c.dg).label("g"))
-            .select_from(
-                p.join(
-                    d,
-                    and_(
-                        d.c.repo_id == p.c.repo_id,
-                        d.c.sha == p.c.sha,
-                        d.c.dg.is_not(None),
-                        d.c.at >= p.c.at,
-                        d.c.ep < p.c.ep + SHA_MATCH_DAYS * DAY,
-                    ),
-                )
-            )
-            .where(p.c.started_ep.is_not(None))
-            .group_by(p.c.ref_id)
-            .subquery("by_sha")
+        .where(scope.within(d.at), scope.in_scope(d.repo_id))
+        .group_by(_day(d.at))
+    )
+    failed = (
+        select(
+            literal("F"),
+            _day(c.at),
+            func.count(),
+            literal(0),
+            _joined(c.incident_id),
+            _joined(_ref_text(c.kind, c.ref_id)),
         )
-        picked = (
-            select(
-                t.ref_id.label("pull_id"),
-                t.repo_id,
-                t.started_ep,
-                func.coalesce(by_sha.c.g, case((t.kind == PULL, t.g + 1))).label("g"),
-                case((by_sha.c.g.is_not(None), "sha"), else_="time").label("matched_by"),
-            )
-            .select_from(self.timeline.outerjoin(by_sha, by_sha.c.pull_id == t.ref_id))
-            .where(t.started_ep.is_not(None))
-            .cte("dora_picked")  # materialized: its g must be a plain hash key on PostgreSQL
-            .prefix_with("MATERIALIZED", dialect="postgresql")
+        .join_from(DoraCause.__table__, Incident.__table__, i.id == c.incident_id)
+        .where(i.counted, scope.within(c.at), scope.in_scope(c.repo_id))
+        .group_by(_day(c.at))
+    )
+    pulls = (
+        select(
+            literal("P"),
+            _day(ch.at),
+            func.count(),
+            literal(0),
+            _joined(ch.pull_id),
+            _joined(ch.lead),
         )
-        pk = picked.c
-        self.shipped = (
-            select(
-                pk.pull_id,
-                t.kind,
-                t.ref_id,
-                t.at,
-                t.ep,
-                (t.ep - pk.started_ep).label("lead"),
-                pk.matched_by,
-            )
-            .select_from(picked.join(self.timeline, and_(t.repo_id == pk.repo_id, t.dg == pk.g)))
-            .where(self.in_window)
-            .subquery("dora_shipped")
-        )
-
-    def _pulls(self) -> Select:
-        """Merges that may ship in the window: since ``recent`` (earlier ones were shipped by the
-        repository's deployment before ``recent``), since their last deployment for ``old``
-        repositories, all for ``fresh`` ones. Kind PULL when into the default branch."""
-        scope = self.scope
-        p, repo = PullRequest.__table__.c, Repository.__table__.c
-        bounds = [p.merged_at >= scope.recent]
-        if scope.old:
-            bounds.append(and_(p.repo_id.in_(scope.old), p.merged_at >= min(scope.old.values())))
-        if scope.fresh:
-            bounds.append(p.repo_id.in_(scope.fresh))
-        on_default = or_(repo.default_branch.is_(None), p.base_ref == repo.default_branch)
-        return (
-            select(
-                p.repo_id,
-                p.merged_at,
-                case((on_default, PULL), else_=OTHER_PULL),
-                p.id,
-                p.merge_commit_sha,
-                epoch(func.coalesce(p.first_commit_at, p.created_at)),
-                cast(null(), BigInteger),
-            )
-            .select_from(
-                PullRequest.__table__.outerjoin(Repository.__table__, repo.id == p.repo_id)
-            )
-            .where(
-                p.merged_at.is_not(None),
-                p.merged_at < scope.end,
-                or_(*bounds),
-                scope.in_scope(p.repo_id),
-            )
-        )
-
-    def opened(self) -> Any:
-        """Incidents opened in the window: id, repo_id, ep, resolved_ep, g, last_ep (the cause:
-        deployment ``g`` of the repository, at ``last_ep``)."""
-        t, start, end = self.timeline.c, self.scope.start, self.scope.end
-        query = select(t.ref_id.label("id"), t.repo_id, t.ep, t.resolved_ep, t.g, t.last_ep)
-        query = query.where(t.kind == INCIDENT, t.at < end)
-        if not self.scope.everything:
-            return query
-        i = Incident.__table__.c  # incidents without a repository: listed, never attributed
-        orphans = select(
-            cast(i.id, BigInteger),
-            i.repo_id,
-            epoch(i.created_at),
-            epoch(i.resolved_at),
-            literal(0, BigInteger),
-            cast(null(), BigInteger),
-        ).where(i.counted, i.repo_id.is_(None), i.created_at >= start, i.created_at < end)
-        return union_all(query, orphans)
-
-    def report_rows(self) -> Any:
-        """Per UTC day (days since 1970): ("D") deployments in the window (ids: Deployment ids,
-        vals: run ids), ("F") incidents caused by deployments in the window, by the deployment's
-        day (vals: the causes as ``d12``/``r34``), ("P") the PRs shipped by deployments in the
-        window (vals: lead seconds), ("I") incidents opened (k: unresolved; vals:
-        ``id:seconds`` for resolved ones, ``id:`` without a cause). Lists are comma-joined."""
-        t, c, sh = self.timeline.c, self.causes.c, self.shipped.c
-        start, end = self.scope.start, self.scope.end
-        deploy_day = (t.ep // DAY).label("day")
-        deployments = (
-            select(
-                literal("D").label("part"),
-                deploy_day,
-                func.count().label("n"),
-                literal(0).label("k"),
-                _joined(case((t.kind == DEPLOYMENT, t.ref_id))).label("ids"),
-                _joined(case((t.kind == RUN, t.ref_id))).label("vals"),
-            )
-            .where(self.in_window)
-            .group_by(deploy_day)
-        )
-        cause_day = (c.ep // DAY).label("day")
-        failed = (
-            select(
-                literal("F"),
-                cause_day,
-                func.count(),
-                literal(0),
-                _joined(c.incident_id),
-                _joined(_ref_text(c.kind, c.ref_id)),
-            )
-            .where(c.at >= start, c.at < end)
-            .group_by(cause_day)
-        )
-        pull_day = (sh.ep // DAY).label("day")
-        pulls = select(
-            literal("P"), pull_day, func.count(), literal(0), _joined(sh.pull_id), _joined(sh.lead)
-        ).group_by(pull_day)
-        op = self.opened().subquery("opened")
-        incident_day = (op.c.ep // DAY).label("day")
-        seconds = func.coalesce(cast(op.c.resolved_ep - op.c.last_ep, String), "")
-        resolved = op.c.resolved_ep.is_not(None)
-        incidents = select(
+        .where(scope.within(ch.at), scope.in_scope(ch.repo_id))
+        .group_by(_day(ch.at))
+    )
+    resolved = i.resolved_at.is_not(None)
+    seconds = func.coalesce(cast(epoch(i.resolved_at) - epoch(c.at), String), "")
+    incidents = (
+        select(
             literal("I"),
-            incident_day,
+            _day(i.created_at),
             func.count(),
             func.sum(case((resolved, 0), else_=1)),
-            _joined(op.c.id),
-            _joined(case((resolved, cast(op.c.id, String) + ":" + seconds))),  # "id:" no cause
-        ).group_by(incident_day)
-        return union_all(deployments, failed, pulls, incidents)
+            _joined(i.id),
+            _joined(case((resolved, cast(i.id, String) + ":" + seconds))),  # "id:" no cause
+        )
+        .select_from(Incident.__table__.outerjoin(DoraCause.__table__, c.incident_id == i.id))
+        .where(_opened(scope))
+        .group_by(_day(i.created_at))
+    )
+    return union_all(deployments, failed, pulls, incidents)
 
 
 def _ref_text(kind: ColumnElement[int], ref_id: ColumnElement[int]) -> ColumnElement[str]:
@@ -802,7 +458,7 @@ def dora_report(
 ) -> DoraReport:
     """The four DORA metrics over ``[start, end)``, each with the ids of its rows and a weekly
     trend. ``deploy_workflows`` defaults to ``Settings.deploy_workflows``."""
-    scope = _resolve(
+    scope, matched = _resolve(
         session,
         start=start,
         end=end,
@@ -812,31 +468,29 @@ def dora_report(
     )
     parts: dict[str, list[_Day]] = {"D": [], "F": [], "P": [], "I": []}
     collected = True
-    if scope is not None:
-        with _tuned(session):
-            rows = session.execute(_Pipeline(scope).report_rows()).all()
-        for part, day, n, k, ids, vals in rows:
+    if matched:
+        for part, day, n, k, ids, vals in session.execute(_report_rows(scope)):
             day_ = date(1970, 1, 1) + timedelta(days=int(day))
             parts[part].append(_Day(day_, int(n), int(k or 0), ids, vals))
         collected = session.execute(select(Incident.id).limit(1)).first() is not None
-    start, end = _aware(start, "start"), _aware(end, "end")
+    start, end = scope.start, scope.end
     weeks = _weeks(start, end)
     deployments = (
-        sorted(i for row in parts["D"] for i in _ints(row.ids)),
-        sorted(i for row in parts["D"] for i in _ints(row.vals)),
+        _sorted_ids(row.ids for row in parts["D"]),
+        _sorted_ids(row.vals for row in parts["D"]),
     )
     report = DoraReport(
         start=start,
         end=end,
         repo_ids=repo_ids,
         team=team,
-        deploy_workflows=scope.workflows if scope else _configured(deploy_workflows),
+        deploy_workflows=scope.workflows,
         deployment_frequency=_frequency(parts["D"], deployments, weeks, _months(start, end)),
         lead_time=_lead_time(parts["P"], weeks),
         change_failure_rate=_failure_rate(parts["D"], parts["F"], deployments, weeks, collected),
         time_to_restore=_restore(parts["I"], weeks),
     )
-    if scope is None:
+    if not matched:
         for metric in (
             report.deployment_frequency,
             report.lead_time,
@@ -904,15 +558,13 @@ def _duration_trend(per_week: dict[date, list[int]]) -> list[TrendPoint[timedelt
 
 def _lead_time(days: list[_Day], weeks: list[date]) -> LeadTime:
     per_week: dict[date, list[int]] = {w: [] for w in weeks}
-    pulls: list[int] = []
     for row in days:
-        pulls += _ints(row.ids)
         per_week[_monday(row.day)] += _ints(row.vals)
     values = [v for week in per_week.values() for v in week]
     common: dict[str, Any] = {
         "unit": "duration",
         "trend": _duration_trend(per_week),
-        "rows": _rows(pulls=sorted(pulls)),
+        "rows": _rows(pulls=_sorted_ids(row.ids for row in days)),
     }
     if not values:
         reason = "no merged pull request was shipped by a deployment in the window"
@@ -996,7 +648,7 @@ def _restore(days: list[_Day], weeks: list[date]) -> TimeToRestore:
     return TimeToRestore(value=value, level=restore_level(value), **common)
 
 
-# ---------- drill-down lists (the same pipeline, row by row) ----------
+# ---------- drill-down lists (the same links, row by row) ----------
 
 
 def deployments_in(
@@ -1009,7 +661,7 @@ def deployments_in(
     deploy_workflows: list[str] | None = None,
 ) -> list[DeploymentRow]:
     """The deployments in the window, oldest first, with the incidents each caused."""
-    scope = _resolve(
+    scope, matched = _resolve(
         session,
         start=start,
         end=end,
@@ -1017,17 +669,22 @@ def deployments_in(
         team=team,
         deploy_workflows=deploy_workflows,
     )
-    if scope is None:
+    if not matched:
         return []
-    pipeline = _Pipeline(scope)
-    t, c = pipeline.timeline.c, pipeline.causes.c
-    deployments = select(t.kind, t.ref_id, t.repo_id, t.at, t.sha).where(pipeline.in_window)
-    caused = select(c.kind, c.ref_id, c.incident_id).where(c.at >= scope.start, c.at < scope.end)
-    with _tuned(session):
-        rows = session.execute(deployments.order_by(t.at, t.kind, t.ref_id)).all()
-        incidents: dict[DeploymentRef, list[int]] = {}
-        for kind, ref_id, incident_id in session.execute(caused):
-            incidents.setdefault(_ref(kind, ref_id), []).append(int(incident_id))
+    d, c, i = DoraDeployment.__table__.c, DoraCause.__table__.c, Incident.__table__.c
+    rows = session.execute(
+        select(d.kind, d.ref_id, d.repo_id, d.at, d.sha)
+        .where(scope.within(d.at), scope.in_scope(d.repo_id))
+        .order_by(d.at, d.kind, d.ref_id)
+    ).all()
+    caused = (
+        select(c.kind, c.ref_id, c.incident_id)
+        .join_from(DoraCause.__table__, Incident.__table__, i.id == c.incident_id)
+        .where(i.counted, scope.within(c.at), scope.in_scope(c.repo_id))
+    )
+    incidents: dict[DeploymentRef, list[int]] = {}
+    for kind, ref_id, incident_id in session.execute(caused):
+        incidents.setdefault(_ref(kind, ref_id), []).append(int(incident_id))
     return [
         DeploymentRow(
             ref=_ref(kind, ref_id),
@@ -1050,7 +707,7 @@ def deployed_pulls(
     deploy_workflows: list[str] | None = None,
 ) -> list[DeployedPull]:
     """The merged PRs shipped by deployments in the window (the lead-time rows), in order."""
-    scope = _resolve(
+    scope, matched = _resolve(
         session,
         start=start,
         end=end,
@@ -1058,10 +715,9 @@ def deployed_pulls(
         team=team,
         deploy_workflows=deploy_workflows,
     )
-    if scope is None:
+    if not matched:
         return []
-    shipped = _Pipeline(scope).shipped
-    sh, p = shipped.c, PullRequest.__table__.c
+    ch, p = DoraChange.__table__.c, PullRequest.__table__.c
     query = (
         select(
             p.id,
@@ -1071,17 +727,16 @@ def deployed_pulls(
             p.merged_at,
             p.first_commit_at,
             p.created_at,
-            sh.kind,
-            sh.ref_id,
-            sh.at,
-            sh.lead,
-            sh.matched_by,
+            ch.kind,
+            ch.ref_id,
+            ch.at,
+            ch.lead,
+            ch.matched_by,
         )
-        .join_from(PullRequest.__table__, shipped, p.id == sh.pull_id)
-        .order_by(sh.at, p.id)
+        .join_from(DoraChange.__table__, PullRequest.__table__, p.id == ch.pull_id)
+        .where(scope.within(ch.at), scope.in_scope(ch.repo_id))
+        .order_by(ch.at, p.id)
     )
-    with _tuned(session):
-        rows = session.execute(query).all()
     return [
         DeployedPull(
             id=row.id,
@@ -1092,11 +747,11 @@ def deployed_pulls(
             started_at=row.first_commit_at or row.created_at,
             started_from="first_commit" if row.first_commit_at else "created",
             deployment=_ref(row.kind, row.ref_id),
-            deployed_at=_as_datetime(row.at),
+            deployed_at=row.at,
             matched_by=row.matched_by,
             lead_time=timedelta(seconds=int(row.lead)),
         )
-        for row in rows
+        for row in session.execute(query)
     ]
 
 
@@ -1111,7 +766,7 @@ def incidents_in(
 ) -> list[IncidentRow]:
     """The incidents opened in the window (the time-to-restore rows), oldest first, with the
     deployment that caused each and why an incident is not in the median, if it is not."""
-    scope = _resolve(
+    scope, matched = _resolve(
         session,
         start=start,
         end=end,
@@ -1119,10 +774,9 @@ def incidents_in(
         team=team,
         deploy_workflows=deploy_workflows,
     )
-    if scope is None:
+    if not matched:
         return []
-    pipeline = _Pipeline(scope)
-    op, t, i = pipeline.opened().subquery("opened"), pipeline.timeline.c, Incident.__table__.c
+    i, c = Incident.__table__.c, DoraCause.__table__.c
     query = (
         select(
             i.id,
@@ -1130,22 +784,19 @@ def incidents_in(
             i.title,
             i.created_at,
             i.resolved_at,
-            t.kind,
-            t.ref_id,
-            t.at,
-            op.c.resolved_ep - op.c.last_ep,
+            c.kind,
+            c.ref_id,
+            c.at,
+            epoch(i.resolved_at) - epoch(c.at),
         )
-        .select_from(
-            Incident.__table__.join(op, op.c.id == i.id).outerjoin(
-                pipeline.timeline, and_(t.repo_id == op.c.repo_id, t.dg == op.c.g)
-            )
-        )
+        .select_from(Incident.__table__.outerjoin(DoraCause.__table__, c.incident_id == i.id))
+        .where(_opened(scope))
         .order_by(i.created_at, i.id)
     )
-    with _tuned(session):
-        rows = session.execute(query).all()
     result = []
-    for id_, repo_id, title, created_at, resolved_at, kind, ref_id, at, seconds in rows:
+    for id_, repo_id, title, created_at, resolved_at, kind, ref_id, at, seconds in session.execute(
+        query
+    ):
         if repo_id is None:
             note = "no repository: cannot be attributed to a deployment"
         elif kind is None:
@@ -1162,7 +813,7 @@ def incidents_in(
                 created_at=created_at,
                 resolved_at=resolved_at,
                 caused_by=_ref(kind, ref_id) if kind is not None else None,
-                deployed_at=_as_datetime(at) if at is not None else None,
+                deployed_at=at,
                 time_to_restore=timedelta(seconds=int(seconds)) if seconds is not None else None,
                 note=note,
             )

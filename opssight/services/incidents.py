@@ -14,6 +14,7 @@ from __future__ import annotations
 from opssight.events import Event
 from opssight.models import Incident
 from opssight.schemas import github as gh
+from opssight.services.dora_links import Link
 from opssight.services.pipelines import DEPLOYMENTS, Changes, Target, repository_changes
 
 SOURCE = "github-issue"
@@ -52,4 +53,6 @@ def issue_changes(
         "counted": labelled and action != "deleted",
     }
     event = Event(topic=DEPLOYMENTS, keys={"repo": repo.full_name, "issue": str(issue.number)})
-    return repository_changes(repo) + Changes(rows=[(INCIDENT, values)], events=[event])
+    link = Link("incident", (SOURCE, values["key"]), repo.id)
+    own = Changes(rows=[(INCIDENT, values)], events=[event], links=[link])
+    return repository_changes(repo) + own

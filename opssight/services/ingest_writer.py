@@ -10,7 +10,9 @@ keys and out-of-order guards of ``services.pipelines.Target``; several versions 
 batch are reduced to the one the one-by-one path would leave (the newest by the guard, the last of
 equals). A batch carrying deployment statuses appends the deployment summary (lock, then
 ``UPDATE``) as further statements of the same simple query: still one round trip and one
-transaction. Each caller is answered after the commit ("stored" or "duplicate"); then one bus
+transaction. A batch whose new deliveries touch DORA's links (deployments, deploy workflow runs,
+merged pull requests, incidents) runs in an explicit transaction and, after that statement,
+recomputes them with ``services.dora_links.refresh_steps``: the same SQL as the one-by-one path. Each caller is answered after the commit ("stored" or "duplicate"); then one bus
 event per (topic, keys) is published. A failed batch stores nothing and fails every caller with
 ``WriterUnavailable`` (the route answers 503; the sender retries); the writer reconnects for the
 next batch. A row that does not fit (a data or constraint error) fails only its own delivery:
@@ -35,12 +37,14 @@ import pydantic_core
 import sqlalchemy as sa
 import structlog
 from sqlalchemy import make_url
+from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql.expression import Executable
 
 from opssight import db
 from opssight.config import get_settings
 from opssight.events import Event, get_bus
-from opssight.services import incidents, pipelines, webhooks
+from opssight.services import dora_links, incidents, pipelines, webhooks
 from opssight.services.webhooks import Delivery, Outcome
 
 log = structlog.get_logger(__name__)
@@ -432,16 +436,22 @@ class BatchWriter:
     async def _commit(self, lane: _Lane, deliveries: list[Delivery]) -> set[str]:
         """Write the batch in one transaction; the ids that were new."""
         batch = plan(deliveries, self._statements)
+        linked = any(d.changes.links for d in deliveries)
         for attempt in (1, 2):
             connection = await self._connect(lane)
             try:
                 async with asyncio.timeout(BATCH_TIMEOUT_SECONDS):
-                    if batch.summarize:  # several statements: one simple query, one transaction
-                        cursor = psycopg.AsyncClientCursor(connection)
-                        await cursor.execute(batch.statement, batch.params)
-                    else:  # one statement, prepared after a few uses
-                        cursor = await connection.execute(batch.statement, batch.params)
-                    new = {row[0] for row in await cursor.fetchall()}
+                    if linked:
+                        async with connection.transaction():
+                            new = await _execute(connection, batch)
+                            links = [
+                                link for d in deliveries if d.id in new for link in d.changes.links
+                            ]
+                            if links:
+                                steps = dora_links.refresh_steps(links, postgresql=True)
+                                await _run_steps(connection, steps)
+                    else:
+                        new = await _execute(connection, batch)
             except psycopg.errors.TransactionRollback:  # deadlock: rolled back, try again
                 if attempt == 2:
                     raise
@@ -476,6 +486,33 @@ class BatchWriter:
         if connection is not None:
             with contextlib.suppress(Exception):
                 await connection.close()
+
+
+async def _execute(connection: psycopg.AsyncConnection, batch: Batch) -> set[str]:
+    """The batch's statement(s); the delivery ids that were new."""
+    if batch.summarize:  # several statements: one simple query, one transaction
+        cursor = psycopg.AsyncClientCursor(connection)
+        await cursor.execute(batch.statement, batch.params)
+    else:  # one statement, prepared after a few uses
+        cursor = await connection.execute(batch.statement, batch.params)
+    return {row[0] for row in await cursor.fetchall()}
+
+
+_DIALECT = postgresql_psycopg.dialect()
+
+
+async def _run_steps(connection: psycopg.AsyncConnection, steps: dora_links.Step) -> None:
+    """``dora_links.run_steps`` on the writer's connection: each statement compiled for
+    PostgreSQL, each SELECT's rows sent back."""
+    rows: list[Any] | None = None
+    while True:
+        try:
+            statement: Executable = steps.send(rows)
+        except StopIteration:
+            return
+        compiled = statement.compile(dialect=_DIALECT, compile_kwargs={"render_postcompile": True})
+        cursor = await connection.execute(compiled.string, compiled.params)
+        rows = await cursor.fetchall() if cursor.description is not None else None
 
 
 # ---------- one writer per event loop and database ----------

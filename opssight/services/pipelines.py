@@ -26,6 +26,8 @@ from opssight.models import (
     WorkflowRun,
 )
 from opssight.schemas import github as gh
+from opssight.services import dora_links
+from opssight.services.dora_links import Link
 from opssight.services.upsert import insert_new, upsert
 
 PIPELINES = "pipelines"
@@ -58,15 +60,20 @@ DEPLOYMENT_STATUS = Target(DeploymentStatus, ("id",), insert_only=True)
 
 @dataclass
 class Changes:
-    """What one payload writes (rows in order), which deployments to re-summarize, what to say."""
+    """What one payload writes (rows in order), which deployments to re-summarize, whose DORA
+    links to recompute (``services.dora_links``), what to say."""
 
     rows: list[tuple[Target, dict[str, Any]]] = field(default_factory=list)
     summarize: list[int] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
 
     def __add__(self, other: Changes) -> Changes:
         return Changes(
-            self.rows + other.rows, self.summarize + other.summarize, self.events + other.events
+            self.rows + other.rows,
+            self.summarize + other.summarize,
+            self.events + other.events,
+            self.links + other.links,
         )
 
 
@@ -85,6 +92,9 @@ def apply_changes(session: Session, changes: Changes) -> list[Event]:
             )
     for deployment_id in changes.summarize:
         summarize_deployment(session, deployment_id)
+    if changes.links:
+        session.flush()
+        dora_links.refresh(session, changes.links)
     return changes.events
 
 
@@ -110,12 +120,13 @@ def apply_repository(session: Session, repo: gh.Repo) -> None:
 
 def workflow_run_changes(repo: gh.Repo, run: gh.WorkflowRun) -> Changes:
     completed = run.status == "completed"
+    workflow = run.name or run.path or "workflow"
     values = {
         "run_id": run.id,
         "attempt": run.run_attempt,
         "repo_id": repo.id,
         "workflow_id": run.workflow_id,
-        "workflow_name": run.name or run.path or "workflow",
+        "workflow_name": workflow,
         "run_number": run.run_number,
         "title": (run.display_title or "")[:500],
         "event": run.event,
@@ -132,7 +143,13 @@ def workflow_run_changes(repo: gh.Repo, run: gh.WorkflowRun) -> Changes:
         "completed_at": run.updated_at if completed else None,
     }
     event = Event(topic=PIPELINES, keys={"repo": repo.full_name, "run_id": str(run.id)})
-    return repository_changes(repo) + Changes(rows=[(WORKFLOW_RUN, values)], events=[event])
+    links = (
+        [Link("run", run.id, repo.id)]
+        if dora_links.is_deploy_workflow(workflow, repo.full_name)
+        else []
+    )
+    own = Changes(rows=[(WORKFLOW_RUN, values)], events=[event], links=links)
+    return repository_changes(repo) + own
 
 
 def apply_workflow_run(session: Session, repo: gh.Repo, run: gh.WorkflowRun) -> list[Event]:
@@ -182,7 +199,9 @@ def pull_request_changes(repo: gh.Repo, pr: gh.PullRequest) -> Changes:
         "closed_at": pr.closed_at,
     }
     event = Event(topic=DEPLOYMENTS, keys={"repo": repo.full_name, "pull": str(pr.number)})
-    return repository_changes(repo) + Changes(rows=[(PULL_REQUEST, values)], events=[event])
+    links = [Link("pull", pr.id, repo.id)] if pr.merged_at is not None else []
+    own = Changes(rows=[(PULL_REQUEST, values)], events=[event], links=links)
+    return repository_changes(repo) + own
 
 
 def apply_pull_request(session: Session, repo: gh.Repo, pr: gh.PullRequest) -> list[Event]:
@@ -196,6 +215,8 @@ def set_first_commit(session: Session, pull_id: int, commits: list[gh.Commit]) -
     if row is not None and times:
         row.first_commit_at = min(times)
         session.add(row)
+        session.flush()
+        dora_links.refresh(session, [Link("pull", pull_id, row.repo_id)])
 
 
 def deployment_changes(repo: gh.Repo, deployment: gh.Deployment) -> Changes:
@@ -210,7 +231,12 @@ def deployment_changes(repo: gh.Repo, deployment: gh.Deployment) -> Changes:
         "created_at": deployment.created_at,
     }
     event = Event(topic=DEPLOYMENTS, keys={"repo": repo.full_name, "id": str(deployment.id)})
-    return repository_changes(repo) + Changes(rows=[(DEPLOYMENT, values)], events=[event])
+    own = Changes(
+        rows=[(DEPLOYMENT, values)],
+        events=[event],
+        links=[Link("deployment", deployment.id, repo.id)],
+    )
+    return repository_changes(repo) + own
 
 
 def apply_deployment(session: Session, repo: gh.Repo, deployment: gh.Deployment) -> list[Event]:

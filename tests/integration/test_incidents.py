@@ -153,6 +153,7 @@ def test_dora_counts_only_counted_incidents(session: Session, database_url: str)
     report = dora.dora_report(session, deploy_workflows=[], **window)
     assert report.change_failure_rate.value == 1.0
     assert report.time_to_restore.value == timedelta(hours=3)
+    session.commit()  # the first report built the links
     send(database_url, "unlabel", version(UNLABELED, labels=(), updated=resolved + timedelta(1)))
     session.expire_all()
     report = dora.dora_report(session, deploy_workflows=[], **window)
