@@ -158,7 +158,7 @@ def _revoke(token: str) -> None:
             sessions.revoke(session, str(claims["sid"]))
 
 
-@router.get("/logout")
+@router.api_route("/logout", methods=["GET", "POST"])
 async def logout(request: Request) -> RedirectResponse:
     token = request.cookies.get(sessions.COOKIE_NAME)
     if token:

@@ -5,35 +5,52 @@ from __future__ import annotations
 import time
 import uuid
 
+import httpx
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from opssight.config import get_settings
 from opssight.telemetry import HTTP_LATENCY, HTTP_REQUESTS
 
 log = structlog.get_logger("opssight.http")
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self' 'unsafe-inline'",
-        "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data: blob: https://avatars.githubusercontent.com",
-        "font-src 'self' data:",
-        "connect-src 'self'",
-        "worker-src 'self' blob:",
-        "frame-ancestors 'none'",
-        "base-uri 'self'",
-        "form-action 'self' https://github.com",
-        "object-src 'none'",
+
+def content_security_policy(github_url: str) -> str:
+    """The page policy; the GitHub web origin (github.com or an Enterprise Server) may receive
+    the sign-in redirect (``form-action`` covers a form's redirects) and serve avatars.
+
+    Reflex's frontend runs server-sent client actions (toasts, scripts) through ``eval`` and
+    inlines its bootstrap script, hence ``'unsafe-eval'`` and ``'unsafe-inline'``; everything
+    else is this origin only.
+    """
+    github = str(httpx.URL(github_url).copy_with(path="/", query=None)).rstrip("/")
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
+            "style-src 'self' 'unsafe-inline'",
+            f"img-src 'self' data: blob: https://avatars.githubusercontent.com {github}",
+            "font-src 'self' data:",
+            "connect-src 'self'",
+            "worker-src 'self' blob:",
+            "frame-ancestors 'none'",
+            "base-uri 'self'",
+            f"form-action 'self' {github}",
+            "object-src 'none'",
+        ]
+    )
+
+
+def security_headers(github_url: str) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"x-content-type-options", b"nosniff"),
+        (b"x-frame-options", b"DENY"),
+        (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
+        (b"referrer-policy", b"strict-origin-when-cross-origin"),
+        (b"content-security-policy", content_security_policy(github_url).encode()),
     ]
-)
-SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
-    (b"referrer-policy", b"strict-origin-when-cross-origin"),
-    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
-]
+
+
 API_PREFIXES = ("/health", "/metrics", "/api/")
 
 
@@ -49,6 +66,7 @@ class HttpMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.headers = security_headers(get_settings().github_url)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -65,7 +83,7 @@ class HttpMiddleware:
                 headers = [
                     (k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"
                 ]
-                headers.extend(SECURITY_HEADERS)
+                headers.extend(self.headers)
                 headers.append((b"x-request-id", request_id.encode()))
                 message["headers"] = headers
             await send(message)

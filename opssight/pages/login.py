@@ -13,7 +13,9 @@ def _password_form() -> rx.Component:
     return rx.el.form(
         rx.vstack(
             rx.el.label(rx.text("Login", size="2"), html_for="login-name"),
-            rx.input(id="login-name", name="login", auto_complete="username", required=True),
+            rx.input(
+                id="login-name", name="login", auto_complete="username", required=True, width="100%"
+            ),
             rx.el.label(rx.text("Password", size="2"), html_for="login-password"),
             rx.input(
                 id="login-password",
@@ -21,6 +23,7 @@ def _password_form() -> rx.Component:
                 type="password",
                 auto_complete="current-password",
                 required=True,
+                width="100%",
             ),
             rx.el.input(type="hidden", name="next", value=LoginState.next_path),
             rx.button("Sign in", type="submit", width="100%"),
@@ -29,6 +32,7 @@ def _password_form() -> rx.Component:
         ),
         action="/api/auth/login",
         method="post",
+        on_submit=None,  # a real submission (full-page), not a Reflex event
         width="100%",
     )
 
@@ -58,16 +62,20 @@ def login() -> rx.Component:
                 rx.cond(
                     LoginState.github,
                     rx.vstack(
-                        rx.link(
+                        rx.el.form(
+                            rx.el.input(type="hidden", name="next", value=LoginState.next_path),
                             rx.button(
-                                rx.icon("github", size=18),
+                                rx.icon("log-in", size=18),
                                 "Sign in with GitHub",
+                                type="submit",
                                 size="3",
                                 width="100%",
+                                class_name="os-github-sign-in",
                             ),
-                            href=LoginState.github_href,
+                            action="/api/auth/github/login",
+                            method="get",
+                            on_submit=None,  # a real submission: Reflex would prevent it
                             width="100%",
-                            underline="none",
                         ),
                         rx.hstack(
                             rx.separator(size="4"),
@@ -84,7 +92,7 @@ def login() -> rx.Component:
                     LoginState.demo,
                     rx.text(
                         "Demo mode is on: you may also ",
-                        rx.link("browse the demo read-only", href="/"),
+                        rx.el.a("browse the demo read-only", href="/", class_name="os-link"),
                         " without signing in.",
                         size="2",
                         color_scheme="gray",

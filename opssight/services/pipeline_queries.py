@@ -6,7 +6,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import func, or_
@@ -21,6 +21,7 @@ PAGE_SIZE = 25
 
 class RunFilter(BaseModel):
     repo: str = ""
+    team: str = ""  # a team's slug: its repositories only
     workflow: str = ""
     branch: str = ""
     state: RunState = ""
@@ -131,12 +132,23 @@ def _row(run: WorkflowRun, repo: str) -> RunRow:
     )
 
 
+def _scoped(statement: Any, repo: str, team: str) -> Any:
+    """Only one repository's and/or one team's rows (the statement joins ``Repository``)."""
+    if repo:
+        statement = statement.where(Repository.full_name == repo)
+    if team:
+        statement = statement.where(Repository.team == team)
+    return statement
+
+
 def list_runs(session: Session, query: RunFilter) -> RunPage:
-    statement = select(WorkflowRun, Repository.full_name).join(
-        Repository, Repository.id == WorkflowRun.repo_id
+    statement = _scoped(
+        select(WorkflowRun, Repository.full_name).join(
+            Repository, Repository.id == WorkflowRun.repo_id
+        ),
+        query.repo,
+        query.team,
     )
-    if query.repo:
-        statement = statement.where(Repository.full_name == query.repo)
     if query.workflow:
         statement = statement.where(WorkflowRun.workflow_name == query.workflow)
     if query.branch:
@@ -237,14 +249,14 @@ def _stats(repo: str, workflow: str, week: datetime | None, runs: list[RunRow]) 
     )
 
 
-def _runs_since(session: Session, since: datetime, repo: str) -> Iterable[RunRow]:
-    statement = (
+def _runs_since(session: Session, since: datetime, repo: str, team: str) -> Iterable[RunRow]:
+    statement = _scoped(
         select(WorkflowRun, Repository.full_name)
         .join(Repository, Repository.id == WorkflowRun.repo_id)
-        .where(WorkflowRun.created_at >= since)
+        .where(WorkflowRun.created_at >= since),
+        repo,
+        team,
     )
-    if repo:
-        statement = statement.where(Repository.full_name == repo)
     return (_row(run, name) for run, name in session.exec(statement))
 
 
@@ -255,20 +267,22 @@ def week_of(moment: datetime) -> datetime:
 
 
 def workflow_stats(
-    session: Session, *, since: datetime, repo: str = "", weekly: bool = False
+    session: Session, *, since: datetime, repo: str = "", team: str = "", weekly: bool = False
 ) -> list[WorkflowStats]:
     """Per workflow (and per week when ``weekly``): success rate, p50/p95 duration, queue p50."""
     groups: dict[tuple[str, str, datetime | None], list[RunRow]] = defaultdict(list)
-    for run in _runs_since(session, since, repo):
+    for run in _runs_since(session, since, repo, team):
         groups[(run.repo, run.workflow, week_of(run.created_at) if weekly else None)].append(run)
     stats = [_stats(r, w, week, runs) for (r, w, week), runs in groups.items()]
     return sorted(stats, key=lambda s: (s.repo, s.workflow, s.week or since))
 
 
-def flaky_runs(session: Session, *, since: datetime, limit: int = 20) -> list[FlakyRun]:
+def flaky_runs(
+    session: Session, *, since: datetime, team: str = "", limit: int = 20
+) -> list[FlakyRun]:
     """Runs that failed and then passed on a re-run of the same commit."""
     failed, passed = aliased(WorkflowRun), aliased(WorkflowRun)
-    statement = (
+    statement = _scoped(
         select(failed, passed.attempt, passed.completed_at, Repository.full_name)
         .join(passed, (passed.run_id == failed.run_id) & (passed.attempt > failed.attempt))
         .join(Repository, Repository.id == failed.repo_id)
@@ -278,7 +292,9 @@ def flaky_runs(session: Session, *, since: datetime, limit: int = 20) -> list[Fl
             failed.created_at >= since,
         )
         .order_by(passed.completed_at.desc())
-        .limit(limit)
+        .limit(limit),
+        "",
+        team,
     )
     return [
         FlakyRun(
@@ -294,9 +310,16 @@ def flaky_runs(session: Session, *, since: datetime, limit: int = 20) -> list[Fl
     ]
 
 
-def filter_options(session: Session) -> tuple[list[str], list[str]]:
+def filter_options(session: Session) -> tuple[list[str], list[str], list[str]]:
+    """Repositories, workflows and teams (those owning a repository) to filter by."""
     repos = session.exec(select(Repository.full_name).order_by(Repository.full_name))
     workflows = session.exec(
         select(WorkflowRun.workflow_name).distinct().order_by(WorkflowRun.workflow_name)
     )
-    return list(repos), list(workflows)
+    teams = session.exec(
+        select(Repository.team)
+        .where(Repository.team.is_not(None))
+        .distinct()
+        .order_by(Repository.team)
+    )
+    return list(repos), list(workflows), list(teams)

@@ -49,6 +49,18 @@ def teams_of(session: Session, user_id: int) -> list[str]:
     return list(session.exec(query))
 
 
+def default_team(session: Session, user_id: int) -> str:
+    """The team a person's pages open on: their first team that owns a repository, else none."""
+    owning = select(Repository.team).where(Repository.team.is_not(None)).distinct()
+    query = (
+        select(Team.slug)
+        .join(TeamMember, TeamMember.team_id == Team.id)
+        .where(TeamMember.user_id == user_id, Team.slug.in_(owning))
+        .order_by(Team.slug)
+    )
+    return session.exec(query).first() or ""
+
+
 def import_github_teams(session: Session, *, user: User, identity: GitHubIdentity) -> None:
     """Make the person a member of exactly their GitHub teams (local teams are left alone)."""
     wanted = {f"{t.organization.login}/{t.slug}".lower(): t.name for t in identity.teams}

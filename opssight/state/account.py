@@ -23,4 +23,4 @@ class AccountState(rx.State):
     async def sign_out_everywhere(self):
         """End every session of mine (all browsers, open sockets included), then sign in again."""
         await asyncio.to_thread(_sign_out_everywhere, signed_in_user().id)
-        return rx.call_script("window.location.assign('/login')")
+        return rx.redirect("/login")

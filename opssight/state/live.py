@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import reflex as rx
 import structlog
+from reflex.utils.prerequisites import get_app
 from sqlalchemy.exc import SQLAlchemyError
 
 from opssight.events import get_bus
@@ -23,6 +24,7 @@ from opssight.telemetry import LIVE_CLIENTS
 log = structlog.get_logger(__name__)
 
 COALESCE_SECONDS = 0.05
+CHECK_SECONDS = 15.0  # a quiet listener checks this often that its tab and session are still there
 _VIEWS: dict[str, list[type[rx.State]]] = {}
 _LISTENERS: dict[str, asyncio.Task[Any]] = {}
 
@@ -56,6 +58,12 @@ def views_for(topics: Iterable[str]) -> list[type[rx.State]]:
     return found
 
 
+def _connected(token: str) -> bool:
+    """Whether this worker still holds the tab's socket (a forged or orphaned listener stops)."""
+    namespace = get_app().app.event_namespace
+    return namespace is None or token in namespace.token_to_sid
+
+
 class LiveState(rx.State):
     @rx.event(background=True)
     @protected("read")
@@ -75,10 +83,16 @@ class LiveState(rx.State):
             async with get_bus().subscribe(*_VIEWS) as subscription:
                 queue = subscription.queue
                 while True:
-                    topics = {(await queue.get()).topic}
+                    try:
+                        topics = {(await asyncio.wait_for(queue.get(), CHECK_SECONDS)).topic}
+                    except TimeoutError:
+                        topics = set()
                     await asyncio.sleep(COALESCE_SECONDS)
                     while not queue.empty():
                         topics.add(queue.get_nowait().topic)
+                    if not _connected(token):
+                        log.info("live.stopped", reason="tab disconnected")
+                        return
                     who = await principal(self)
                     if who is None or "read" not in who.permissions:
                         log.info("live.stopped", reason="session ended")

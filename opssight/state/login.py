@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 import reflex as rx
 
 from opssight.config import get_settings
@@ -17,14 +15,10 @@ class LoginState(rx.State):
     github: bool = False
     demo: bool = False
 
-    @rx.var
-    def github_href(self) -> str:
-        return f"/api/auth/github/login?next={quote(self.next_path, safe='')}"
-
     @rx.event
     async def load(self):
         """Public: a visitor already signed in goes straight on."""
-        params = self.router.page.params
+        params = self.router.url.query_parameters
         self.next_path = safe_next(str(params.get("next", "/")))
         self.error = MESSAGES.get(str(params.get("error", "")), "")
         settings = get_settings()

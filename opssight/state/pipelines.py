@@ -16,11 +16,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from opssight import db
 from opssight.models import ConnectorStatus
 from opssight.services import pipeline_queries as q
+from opssight.services.teams import default_team
 from opssight.state.charts import styled
 from opssight.state.formatting import duration, percent, when
 from opssight.state.inputs import ALL, single
 from opssight.state.live import live_view
-from opssight.state.session import protected
+from opssight.state.session import caller, protected
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +41,7 @@ class PipelinesData(BaseModel):
     flaky: list[q.FlakyRun]
     repos: list[str]
     workflows: list[str]
+    teams: list[str]
     detail: q.RunDetail | None
     connector: dict[str, str]
     connector_facts: list[dict[str, str]]
@@ -69,18 +71,24 @@ def _run_cells(row: q.RunRow) -> dict[str, str]:
 def _fetch(params: Params) -> PipelinesData:
     since = datetime.now(UTC) - timedelta(days=params.days)
     with db.session_scope() as session:
-        repos, workflows = q.filter_options(session)
-        repo = params.filter.repo
+        repos, workflows, teams = q.filter_options(session)
+        repo, team = params.filter.repo, params.filter.team
         return PipelinesData(
             page=q.list_runs(session, params.filter),
-            stats=q.workflow_stats(session, since=since, repo=repo),
-            weekly=q.workflow_stats(session, since=since, repo=repo, weekly=True),
-            flaky=q.flaky_runs(session, since=since, limit=10),
+            stats=q.workflow_stats(session, since=since, repo=repo, team=team),
+            weekly=q.workflow_stats(session, since=since, repo=repo, team=team, weekly=True),
+            flaky=q.flaky_runs(session, since=since, team=team, limit=10),
             repos=repos,
             workflows=workflows,
+            teams=teams,
             detail=q.run_detail(session, *params.run) if params.run else None,
             **_connector(session.get(ConnectorStatus, "github")),
         )
+
+
+def _default_team(user_id: int) -> str:
+    with db.session_scope() as session:
+        return default_team(session, user_id)
 
 
 def _connector(row: ConnectorStatus | None) -> dict:
@@ -102,6 +110,7 @@ def _connector(row: ConnectorStatus | None) -> dict:
 @live_view("pipelines", "connectors")
 class PipelinesState(rx.State):
     repo: str = ""
+    team: str = ""
     workflow: str = ""
     branch: str = ""
     run_state: str = ""
@@ -113,6 +122,7 @@ class PipelinesState(rx.State):
     pages: int = 1
     repos: list[str] = []
     workflows: list[str] = []
+    teams: list[str] = []
     stats: list[dict[str, str]] = []
     weekly: list[dict[str, str]] = []
     flaky: list[dict[str, str]] = []
@@ -131,6 +141,7 @@ class PipelinesState(rx.State):
             run = (int(self.selected["run_id"]), int(self.selected["attempt"]))
         query = q.RunFilter(
             repo=self.repo,
+            team=self.team,
             workflow=self.workflow,
             branch=self.branch,
             state=self.run_state,
@@ -150,7 +161,7 @@ class PipelinesState(rx.State):
         self.runs = [_run_cells(row) for row in data.page.rows]
         self.total, self.pages = data.page.total, data.page.pages
         self.page = min(self.page, self.pages)
-        self.repos, self.workflows = data.repos, data.workflows
+        self.repos, self.workflows, self.teams = data.repos, data.workflows, data.teams
         self.stats = [self._stats_cells(s) for s in data.stats]
         self.weekly = [self._stats_cells(s) for s in data.weekly]
         self.flaky = [
@@ -226,6 +237,16 @@ class PipelinesState(rx.State):
     @rx.event
     @protected("read")
     async def load(self) -> None:
+        """The first visit opens on the person's own team (when it owns repositories)."""
+        user = caller().user
+        if not self.loaded and user is not None:
+            self.team = await asyncio.to_thread(_default_team, user.id)
+        await self._reload()
+
+    @rx.event
+    @protected("read")
+    async def filter_team(self, value: str) -> None:
+        self.team, self.page = ("" if value == ALL else value[:200]), 1
         await self._reload()
 
     @rx.event

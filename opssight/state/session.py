@@ -17,6 +17,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
+from urllib.parse import quote
 
 import reflex as rx
 import structlog
@@ -25,6 +26,7 @@ from opssight import db
 from opssight.config import get_settings
 from opssight.models import User
 from opssight.services.auth import sessions
+from opssight.services.auth.navigation import LOGIN_PAGE, safe_next
 from opssight.services.auth.rbac import GUEST_PERMISSIONS, permissions_for
 
 log = structlog.get_logger(__name__)
@@ -92,10 +94,17 @@ def signed_in_user() -> User:
     return user
 
 
-def refusal(who: Principal | None, handler: str, permission: str | None) -> Any:
+def sign_in_url(state: rx.State) -> str:
+    """The sign-in page, coming back to the page this browser is on."""
+    url = state.router.url
+    here = f"{url.path}?{url.query}" if url.query else url.path
+    return f"{LOGIN_PAGE}?next={quote(safe_next(here), safe='')}"
+
+
+def refusal(state: rx.State, who: Principal | None, handler: str, permission: str | None) -> Any:
     if who is None or who.guest:
         log.warning("event.refused", handler=handler, permission=permission, reason="no session")
-        return rx.redirect("/login")
+        return rx.redirect(sign_in_url(state))
     log.warning("event.refused", handler=handler, permission=permission, login=who.user.login)
     return rx.toast.error(NOT_ALLOWED)
 
@@ -123,7 +132,7 @@ def protected(permission: str | None) -> Callable:
             async def generator(self: rx.State, *args: Any, **kwargs: Any):
                 who = await principal(self)
                 if not _allowed(who, permission):
-                    yield refusal(who, name, permission)
+                    yield refusal(self, who, name, permission)
                     return
                 token = _CALLER.set(who)
                 try:
@@ -142,7 +151,7 @@ def protected(permission: str | None) -> Callable:
         async def handler(self: rx.State, *args: Any, **kwargs: Any) -> Any:
             who = await principal(self)
             if not _allowed(who, permission):
-                return refusal(who, name, permission)
+                return refusal(self, who, name, permission)
             token = _CALLER.set(who)
             try:
                 return await fn(self, *args, **kwargs)

@@ -3,13 +3,11 @@ that sends a visitor without a session to the sign-in page."""
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 import reflex as rx
 
 from opssight.config import get_settings
 from opssight.services.auth.rbac import permissions_for
-from opssight.state.session import principal
+from opssight.state.session import principal, sign_in_url
 
 
 class ShellState(rx.State):
@@ -35,5 +33,5 @@ class ShellState(rx.State):
         self.role = user.role if user else ""
         self.is_admin = user is not None and "admin" in permissions_for(user.role)
         if who is None:
-            return rx.redirect(f"/login?next={quote(self.router.page.raw_path, safe='')}")
+            return rx.redirect(sign_in_url(self))
         return None

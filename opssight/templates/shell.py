@@ -96,7 +96,10 @@ def user_menu() -> rx.Component:
                     rx.menu.item(f"@{ShellState.login} · {ShellState.role}", disabled=True),
                     rx.menu.separator(),
                     rx.menu.item("Settings", on_click=rx.redirect("/settings")),
-                    rx.menu.item("Sign out", on_click=_navigate("/api/auth/logout")),
+                    rx.menu.item(
+                        rx.el.button("Sign out", type="submit", form=SIGN_OUT_FORM),
+                        as_child=True,
+                    ),
                     rx.menu.item(
                         "Sign out everywhere",
                         on_click=AccountState.sign_out_everywhere,
@@ -106,7 +109,7 @@ def user_menu() -> rx.Component:
                 rx.fragment(
                     rx.menu.item("Demo guest: read-only", disabled=True),
                     rx.menu.separator(),
-                    rx.menu.item("Sign in", on_click=_navigate("/login")),
+                    rx.menu.item("Sign in", on_click=rx.redirect("/login")),
                     rx.menu.item("Settings", on_click=rx.redirect("/settings")),
                 ),
             ),
@@ -114,9 +117,19 @@ def user_menu() -> rx.Component:
     )
 
 
-def _navigate(path: str) -> rx.event.EventSpec:
-    """A full-page navigation: the socket reconnects and sees the new session cookie."""
-    return rx.call_script(f"window.location.assign('{path}')")
+SIGN_OUT_FORM = "os-sign-out"
+
+
+def sign_out_form() -> rx.Component:
+    """Sign-out is a full-page POST (the socket reconnects without the session); the menu item
+    submits this form, which lives outside the menu so closing the menu cannot drop it."""
+    return rx.el.form(
+        id=SIGN_OUT_FORM,
+        action="/api/auth/logout",
+        method="post",
+        on_submit=None,  # a real submission, not a Reflex event
+        hidden=True,
+    )
 
 
 def header(route: Route) -> rx.Component:
@@ -134,7 +147,14 @@ def header(route: Route) -> rx.Component:
             align="center",
             spacing="3",
         ),
-        rx.hstack(variant_select(), mode_switch(), user_menu(), align="center", spacing="3"),
+        rx.hstack(
+            variant_select(),
+            mode_switch(),
+            user_menu(),
+            sign_out_form(),
+            align="center",
+            spacing="3",
+        ),
         class_name="os-header",
     )
 

@@ -38,6 +38,15 @@ def filters() -> rx.Component:
             PipelinesState.filter_repo,
             "Repository",
         ),
+        rx.cond(
+            PipelinesState.teams.length() > 0,
+            _select(
+                rx.Var.create([ALL]) + PipelinesState.teams,
+                PipelinesState.team,
+                PipelinesState.filter_team,
+                "Team",
+            ),
+        ),
         _select(
             rx.Var.create([ALL]) + PipelinesState.workflows,
             PipelinesState.workflow,

@@ -20,6 +20,7 @@ import base64
 import hashlib
 import inspect
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 import reflex as rx
@@ -41,6 +43,8 @@ from opssight.models.base import utcnow
 from opssight.services import teams
 from opssight.services.auth import rules, sessions
 from opssight.services.auth.rbac import GUEST_PERMISSIONS, ROLE_PERMISSIONS
+from opssight.state import live
+from opssight.state.live import LiveState
 from opssight.state.shell import ShellState
 from tests.e2e.conftest import Server
 from tests.socket_client import Replies, SocketClient
@@ -367,7 +371,8 @@ def assert_no_state_change(sent: Sent) -> None:
 
 def assert_sent_to_login(sent: Sent) -> None:
     assert sent.identity.get("signed_in") is False, f"not a guest: {sent.identity}"
-    assert sent.replies.redirects() == ["/login"], f"not sent to /login: {sent.describe()}"
+    # back to the page the tab is on after signing in (HYDRATE_PATH is the sign-in page: "/")
+    assert sent.replies.redirects() == ["/login?next=%2F"], f"not sent to /login: {sent.describe()}"
     assert [e["name"] for e in sent.replies.events] == ["_redirect"], sent.describe()
     assert_no_state_change(sent)
 
@@ -534,3 +539,33 @@ def test_no_session_token_reached_the_server_log(as_server: Server) -> None:
     logged = as_server.log.read_text(errors="replace")
     leaked = [token[:12] for token in SENT_TOKENS if token in logged]
     assert not leaked, f"session tokens in the server log: {leaked}"
+
+
+def _live_clients(url: str) -> float:
+    """``opssight_live_clients`` summed over the workers (each scrape reaches one worker)."""
+    seen: dict[str, float] = {}
+    for _ in range(12):
+        text = httpx.get(f"{url}/metrics", timeout=10).text
+        pid = next(line for line in text.splitlines() if line.startswith("process_start_time"))
+        value = next(line for line in text.splitlines() if line.startswith("opssight_live_clients"))
+        seen[pid] = float(value.split()[-1])
+    return sum(seen.values())
+
+
+def test_listeners_of_closed_tabs_stop(as_server: Server) -> None:
+    """Forged ``LiveState.start`` events from tabs that then close leave no listener behind."""
+    name = f"{LiveState.get_full_name()}.start"
+
+    async def start_and_leave(count: int) -> None:
+        async def one() -> None:
+            async with SocketClient(as_server.url, pathname=HYDRATE_PATH) as client:
+                await client.send(name, quiet=0.3)
+
+        await asyncio.gather(*(one() for _ in range(count)))
+
+    baseline = _live_clients(as_server.url)
+    _run(start_and_leave(6))
+    deadline = time.monotonic() + live.CHECK_SECONDS + 15
+    while _live_clients(as_server.url) > baseline and time.monotonic() < deadline:
+        time.sleep(1)
+    assert _live_clients(as_server.url) <= baseline

@@ -233,3 +233,18 @@ async def test_logout_with_a_forged_cookie_revokes_nothing(
     assert response.status_code == 303
     with db.session_scope(database_url) as fresh:
         assert fresh.get(UserSession, claims["sid"]).revoked_at is None
+
+
+async def test_the_policy_lets_sign_in_reach_the_configured_github(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A form's redirect to GitHub (Enterprise Server here) and its avatars are allowed."""
+    monkeypatch.setenv("OPSSIGHT_GITHUB_URL", "https://ghe.example.com/")
+    reset_caches()
+    transport = httpx.ASGITransport(app=create_api())
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        csp = (await http.get("/health")).headers["content-security-policy"]
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+    assert directives["form-action"] == "'self' https://ghe.example.com"
+    assert "https://ghe.example.com" in directives["img-src"].split()
+    assert directives["frame-ancestors"] == "'none'"

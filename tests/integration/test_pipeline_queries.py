@@ -152,3 +152,18 @@ def test_percentile_is_nearest_rank():
     assert q.percentile([], 0.5) is None
     assert q.percentile([4, 1, 3, 2], 0.5) == 2
     assert q.percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 0.95) == 10
+
+
+def test_team_filter_keeps_only_the_teams_repositories(session: Session):
+    seed(session)
+    web = session.get(Repository, 2)
+    web.team = "frontend"
+    session.add(web)
+    session.commit()
+    runs = q.list_runs(session, q.RunFilter(team="frontend"))
+    assert sorted(r.run_id for r in runs.rows) == [300, 301]
+    assert q.list_runs(session, q.RunFilter(team="frontend", repo="acme/api")).total == 0
+    since = T0 - timedelta(days=1)
+    assert {s.repo for s in q.workflow_stats(session, since=since, team="frontend")} == {"acme/web"}
+    assert q.flaky_runs(session, since=since, team="frontend") == []  # the flaky run is acme/api's
+    assert q.filter_options(session)[2] == ["frontend"]
