@@ -23,6 +23,7 @@ from opssight.state.formatting import duration, when
 from opssight.state.inputs import ALL, single
 from opssight.state.live import live_view
 from opssight.state.session import protected
+from opssight.state.team_scope import callers_team
 
 log = structlog.get_logger(__name__)
 
@@ -216,6 +217,9 @@ class DoraState(rx.State):
     @rx.event
     @protected("read")
     async def load(self) -> None:
+        """The first visit opens on the person's own team (when it owns repositories)."""
+        if not self.loaded:
+            self.team = await callers_team()
         await self._reload()
 
     @rx.event

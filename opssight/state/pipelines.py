@@ -16,12 +16,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from opssight import db
 from opssight.models import ConnectorStatus
 from opssight.services import pipeline_queries as q
-from opssight.services.teams import default_team
 from opssight.state.charts import styled
 from opssight.state.formatting import duration, percent, when
 from opssight.state.inputs import ALL, single
 from opssight.state.live import live_view
-from opssight.state.session import caller, protected
+from opssight.state.session import protected
+from opssight.state.team_scope import callers_team
 
 log = structlog.get_logger(__name__)
 
@@ -84,11 +84,6 @@ def _fetch(params: Params) -> PipelinesData:
             detail=q.run_detail(session, *params.run) if params.run else None,
             **_connector(session.get(ConnectorStatus, "github")),
         )
-
-
-def _default_team(user_id: int) -> str:
-    with db.session_scope() as session:
-        return default_team(session, user_id)
 
 
 def _connector(row: ConnectorStatus | None) -> dict:
@@ -238,9 +233,8 @@ class PipelinesState(rx.State):
     @protected("read")
     async def load(self) -> None:
         """The first visit opens on the person's own team (when it owns repositories)."""
-        user = caller().user
-        if not self.loaded and user is not None:
-            self.team = await asyncio.to_thread(_default_team, user.id)
+        if not self.loaded:
+            self.team = await callers_team()
         await self._reload()
 
     @rx.event

@@ -36,6 +36,7 @@ def controls() -> rx.Component:
                 rx.Var.create([ALL]) + DoraState.teams,
                 value=rx.cond(DoraState.team == "", ALL, DoraState.team),
                 on_change=DoraState.choose_team,
+                aria_label="Team",
             ),
         ),
         gap="3",

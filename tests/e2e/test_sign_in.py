@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from opssight import db
 from opssight.models import AuditLog, Team, User, UserSession
+from opssight.services import teams
 from tests.e2e.conftest import ADMIN_PASSWORD, VIEWER, Server, wait_hydrated
 
 SEEN_SECRETS: set[str] = set()  # session cookies and GitHub tokens issued during these tests
@@ -151,3 +152,26 @@ def test_server_logs_hold_no_secrets(browser: Browser, as_server: Server) -> Non
     assert "auth.github_signed_in" in logged  # the sign-ins were logged, without their secrets
     leaked = [s for s in secrets if s in logged]
     assert leaked == []
+
+
+def test_pages_open_on_the_persons_team(page: Page, as_server: Server) -> None:
+    sign_in_with_github(page, as_server)  # mona's GitHub teams are imported: octo-org/platform
+    with db.session_scope() as session:
+        admin = session.exec(select(User).where(User.login == "admin")).one()
+        team = session.exec(select(Team).where(Team.slug == "octo-org/platform")).one()
+        teams.assign_repository(session, actor=admin, full_name="demo-org/api", team_id=team.id)
+    try:
+        page.goto("/pipelines")
+        wait_hydrated(page)
+        expect(page.get_by_role("combobox").filter(has_text="octo-org/platform")).to_be_visible()
+        rows = page.locator(".os-run-row")
+        expect(rows.first).to_be_visible()
+        repos = set(page.locator(".os-run-row td:first-child").all_inner_texts())
+        assert repos == {"demo-org/api"}
+        page.goto("/dora")
+        wait_hydrated(page)
+        expect(page.get_by_role("combobox").filter(has_text="octo-org/platform")).to_be_visible()
+    finally:
+        with db.session_scope() as session:
+            admin = session.exec(select(User).where(User.login == "admin")).one()
+            teams.assign_repository(session, actor=admin, full_name="demo-org/api", team_id=None)
