@@ -10,6 +10,10 @@ from opssight.state.shell import ShellState
 from opssight.templates.shell import page
 
 
+def _danger(label: str, on_click) -> rx.Component:
+    return rx.button(label, size="1", variant="soft", color_scheme="red", on_click=on_click)
+
+
 def _table(headers: list[str], rows, cells) -> rx.Component:
     return rx.table.root(
         rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
@@ -47,15 +51,7 @@ def _user_cells(user) -> list[rx.Component]:
         rx.table.cell(user["kind"]),
         rx.table.cell(user["teams"]),
         rx.table.cell(user["last_seen"]),
-        rx.table.cell(
-            rx.button(
-                "Sign out everywhere",
-                size="1",
-                variant="soft",
-                color_scheme="red",
-                on_click=AdminState.sign_out_user(user["id"]),
-            )
-        ),
+        rx.table.cell(_danger("Sign out everywhere", AdminState.sign_out_user(user["id"]))),
     ]
 
 
@@ -80,15 +76,7 @@ def _rules() -> rx.Component:
                 rx.table.cell(r["org"]),
                 rx.table.cell(r["team"]),
                 rx.table.cell(r["role"]),
-                rx.table.cell(
-                    rx.button(
-                        "Delete",
-                        size="1",
-                        variant="soft",
-                        color_scheme="red",
-                        on_click=AdminState.delete_rule(r["id"]),
-                    )
-                ),
+                rx.table.cell(_danger("Delete", AdminState.delete_rule(r["id"]))),
             ],
         ),
         rx.form(
@@ -119,15 +107,7 @@ def _teams() -> rx.Component:
                 rx.table.cell(t["source"]),
                 rx.table.cell(t["members"]),
                 rx.table.cell(t["repos"]),
-                rx.table.cell(
-                    rx.button(
-                        "Delete",
-                        size="1",
-                        variant="soft",
-                        color_scheme="red",
-                        on_click=AdminState.delete_team(t["id"]),
-                    )
-                ),
+                rx.table.cell(_danger("Delete", AdminState.delete_team(t["id"]))),
             ],
         ),
         rx.form(
@@ -179,15 +159,7 @@ def _sessions() -> rx.Component:
             rx.table.cell(s["agent"]),
             rx.table.cell(s["started"]),
             rx.table.cell(s["last_seen"]),
-            rx.table.cell(
-                rx.button(
-                    "End",
-                    size="1",
-                    variant="soft",
-                    color_scheme="red",
-                    on_click=AdminState.revoke_session(s["id"]),
-                )
-            ),
+            rx.table.cell(_danger("End", AdminState.revoke_session(s["id"]))),
         ],
     )
 
