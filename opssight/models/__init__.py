@@ -10,6 +10,7 @@ from opssight.models.github import (
     PullRequest,
     Repository,
     WebhookDelivery,
+    Workflow,
     WorkflowJob,
     WorkflowRun,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "User",
     "UserSession",
     "WebhookDelivery",
+    "Workflow",
     "WorkflowJob",
     "WorkflowRun",
 ]

@@ -1,4 +1,5 @@
-"""GitHub data: repositories, workflow runs (every attempt), jobs, pull requests, deployments.
+"""GitHub data: repositories, workflows, workflow runs (every attempt), jobs, pull requests,
+deployments.
 
 Primary keys are GitHub's own ids (natural keys), so webhook redeliveries and reconciliation
 polls upsert the same rows instead of adding new ones.
@@ -30,6 +31,20 @@ class Repository(SQLModel, table=True):
     html_url: str | None = Field(default=None, max_length=500)
     default_branch: str | None = Field(default=None, max_length=200)
     team: str | None = Field(default=None, max_length=100, index=True)
+
+
+class Workflow(SQLModel, table=True):
+    """A workflow file of a repository; ``state`` is GitHub's (``active``, ``disabled_manually``,
+    ...), or ``deleted`` once the workflow is no longer listed."""
+
+    id: int = _github_id()
+    repo_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    name: str = Field(max_length=200)
+    path: str = Field(max_length=500)
+    state: str = Field(max_length=30)
+    html_url: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _when(nullable=False)
+    updated_at: datetime = _when(nullable=False)
 
 
 class WorkflowRun(SQLModel, table=True):

@@ -31,6 +31,18 @@ class PullRequestRef(_Payload):
     number: int
 
 
+class Workflow(_Payload):
+    """An item of ``GET /repos/{o}/{r}/actions/workflows``."""
+
+    id: int
+    name: str
+    path: str
+    state: str
+    html_url: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
 class WorkflowRun(_Payload):
     id: int
     run_attempt: int = 1

@@ -2,7 +2,8 @@
 
 Every list request is conditional (ETags kept in the database, written in the same transaction
 as the rows they describe), so a poll of an unchanged repository costs one 304 per resource and
-writes nothing. Jobs are fetched only for runs that changed, commits only for merged pull
+writes nothing. Workflows missing from a full listing are kept with state ``deleted`` (their
+runs still name them). Jobs are fetched only for runs that changed, commits only for merged pull
 requests whose first commit is unknown, statuses only for deployments not yet final. Incidents
 are the issues carrying ``Settings.dora_incident_label`` (see ``services.incidents``).
 """
@@ -21,7 +22,15 @@ from sqlmodel import Session, select, update
 from opssight.config import get_settings
 from opssight.events import Event, get_bus
 from opssight.integrations.github import GitHubClient, GitHubError, GitHubNotFound
-from opssight.models import Deployment, HttpEtag, Incident, PullRequest, Repository, WorkflowRun
+from opssight.models import (
+    Deployment,
+    HttpEtag,
+    Incident,
+    PullRequest,
+    Repository,
+    Workflow,
+    WorkflowRun,
+)
 from opssight.models.base import utcnow
 from opssight.schemas import github as gh
 from opssight.schemas.connector import ConnectorCheck
@@ -63,6 +72,7 @@ class DbEtagStore:
 class RepoSync(BaseModel):
     repository: str
     identity: gh.Repo | None = None  # GitHub's record of the repository, from the listings
+    workflows: int = 0
     runs: int = 0
     jobs: int = 0
     pulls: int = 0
@@ -71,7 +81,9 @@ class RepoSync(BaseModel):
 
     @property
     def changed(self) -> int:
-        return self.runs + self.jobs + self.pulls + self.deployments + self.incidents
+        return (
+            self.workflows + self.runs + self.jobs + self.pulls + self.deployments + self.incidents
+        )
 
 
 def history_window(now: datetime, days: int) -> tuple[datetime, datetime]:
@@ -114,6 +126,40 @@ def _sync_runs(
             pipelines.apply_workflow_job(session, repo, gh.WorkflowJob.model_validate(item))
             result.jobs += 1
         session.commit()
+
+
+def _sync_workflows(
+    session: Session, client: GitHubClient, owner: str, name: str, result: RepoSync
+) -> None:
+    """The repository's workflows; one missing from a listing read in full was deleted."""
+    repo = result.identity or _known_repo(session, f"{owner}/{name}")
+    if repo is None:
+        log.info("github.sync.workflows_skipped", repository=f"{owner}/{name}")
+        return
+    listing = client.list_repo_workflows(owner, name)
+    listed: set[int] = set()
+    for item in listing:
+        workflow = gh.Workflow.model_validate(item)
+        listed.add(workflow.id)
+        stored = session.get(Workflow, workflow.id, populate_existing=True)
+        if stored is None or (stored.updated_at, stored.state) != (
+            workflow.updated_at,
+            workflow.state,
+        ):
+            result.workflows += 1
+        pipelines.apply_changes(session, pipelines.workflow_changes(repo, workflow))
+    if not listing.not_modified:
+        gone = session.exec(
+            update(Workflow)
+            .where(
+                Workflow.repo_id == repo.id,
+                Workflow.state != pipelines.WORKFLOW_DELETED,
+                Workflow.id.not_in(listed),
+            )
+            .values(state=pipelines.WORKFLOW_DELETED)
+        )
+        result.workflows += gone.rowcount
+    session.commit()
 
 
 def _sync_pulls(
@@ -208,11 +254,12 @@ def _sync_incidents(
 def sync_repository(
     session: Session, client: GitHubClient, full_name: str, *, days: int
 ) -> RepoSync:
-    """Runs (every attempt) with their jobs, pull requests, deployments, incidents of one
-    repository."""
+    """Runs (every attempt) with their jobs, workflows, pull requests, deployments, incidents of
+    one repository."""
     owner, name = full_name.split("/", 1)
     result = RepoSync(repository=full_name)
     _sync_runs(session, client, owner, name, days, result)
+    _sync_workflows(session, client, owner, name, result)
     _sync_pulls(session, client, owner, name, result)
     _sync_deployments(session, client, owner, name, result)
     _sync_incidents(session, client, owner, name, result)

@@ -9,11 +9,12 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func, or_
+from sqlalchemy import func, or_, union
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from opssight.models import Repository, WorkflowJob, WorkflowRun
+from opssight.models import Repository, Workflow, WorkflowJob, WorkflowRun
+from opssight.services.pipelines import WORKFLOW_DELETED
 
 RunState = Literal["", "success", "failure", "cancelled", "in_progress", "queued"]
 PAGE_SIZE = 25
@@ -311,11 +312,14 @@ def flaky_runs(
 
 
 def filter_options(session: Session) -> tuple[list[str], list[str], list[str]]:
-    """Repositories, workflows and teams (those owning a repository) to filter by."""
+    """Repositories, workflows (those that ran, and those defined and not deleted, which may
+    not have run yet) and teams (those owning a repository) to filter by."""
     repos = session.exec(select(Repository.full_name).order_by(Repository.full_name))
-    workflows = session.exec(
-        select(WorkflowRun.workflow_name).distinct().order_by(WorkflowRun.workflow_name)
-    )
+    names = union(
+        select(WorkflowRun.workflow_name.label("name")),
+        select(Workflow.name.label("name")).where(Workflow.state != WORKFLOW_DELETED),
+    ).subquery()
+    workflows = session.exec(select(names.c.name).order_by(names.c.name))
     teams = session.exec(
         select(Repository.team)
         .where(Repository.team.is_not(None))

@@ -22,6 +22,7 @@ from opssight.models import (
     DeploymentStatus,
     PullRequest,
     Repository,
+    Workflow,
     WorkflowJob,
     WorkflowRun,
 )
@@ -34,6 +35,7 @@ PIPELINES = "pipelines"
 DEPLOYMENTS = "deployments"
 JOB_PROGRESS = {"queued": 0, "waiting": 0, "pending": 0, "requested": 0, "in_progress": 1}
 PRODUCTION_NAMES = {"production", "prod", "live"}
+WORKFLOW_DELETED = "deleted"  # GitHub's state for a deleted workflow that still has runs
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Target:
 
 
 REPOSITORY = Target(Repository, ("id",))
+WORKFLOW = Target(Workflow, ("id",), unless_newer="updated_at")
 WORKFLOW_RUN = Target(WorkflowRun, ("run_id", "attempt"), unless_newer="updated_at")
 WORKFLOW_JOB = Target(WorkflowJob, ("id",), unless_newer="progress")
 PULL_REQUEST = Target(PullRequest, ("id",), unless_newer="updated_at")
@@ -116,6 +119,20 @@ def repository_changes(repo: gh.Repo) -> Changes:
 
 def apply_repository(session: Session, repo: gh.Repo) -> None:
     apply_changes(session, repository_changes(repo))
+
+
+def workflow_changes(repo: gh.Repo, workflow: gh.Workflow) -> Changes:
+    values = {
+        "id": workflow.id,
+        "repo_id": repo.id,
+        "name": workflow.name[:200],
+        "path": workflow.path[:500],
+        "state": workflow.state,
+        "html_url": workflow.html_url,
+        "created_at": workflow.created_at,
+        "updated_at": workflow.updated_at,
+    }
+    return repository_changes(repo) + Changes(rows=[(WORKFLOW, values)])
 
 
 def workflow_run_changes(repo: gh.Repo, run: gh.WorkflowRun) -> Changes:

@@ -13,10 +13,11 @@ from opssight.models import (
     Deployment,
     DeploymentStatus,
     PullRequest,
+    Workflow,
     WorkflowJob,
     WorkflowRun,
 )
-from opssight.services import github_sync
+from opssight.services import github_sync, pipeline_queries
 from tests.replay.github import TOKEN, GitHubReplay, load
 
 REPO = "octo-org/live"
@@ -31,6 +32,7 @@ def client(session: Session, replay: GitHubReplay, token: str = TOKEN) -> GitHub
 
 def counts(session: Session) -> dict[str, int]:
     models: list[type[SQLModel]] = [
+        Workflow,
         WorkflowRun,
         WorkflowJob,
         PullRequest,
@@ -55,7 +57,9 @@ def test_full_sync_stores_what_the_payloads_hold(session: Session, github_replay
     [result] = run_sync(session, github_replay)
     jobs_per_run = len(load("list-jobs-for-workflow-run.200.json")["jobs"])
     pulls = load("list-pull-requests.200.json")
+    workflows = load("list-repo-workflows.200.json")["workflows"]
     assert counts(session) == {
+        "Workflow": len(workflows),
         "WorkflowRun": 5,
         "WorkflowJob": 5 * jobs_per_run,
         "PullRequest": len(pulls),
@@ -63,6 +67,14 @@ def test_full_sync_stores_what_the_payloads_hold(session: Session, github_replay
         "DeploymentStatus": len(load("list-deployment-statuses.200.json")),
     }
     assert result.runs == 5 and result.jobs == 5 * jobs_per_run
+    assert result.workflows == len(workflows)
+    stored = session.exec(select(Workflow).order_by(Workflow.name)).all()
+    repo_id = session.exec(select(WorkflowRun.repo_id)).first()
+    assert [(w.name, w.path, w.state, w.repo_id) for w in stored] == [
+        (w["name"], w["path"], w["state"], repo_id) for w in workflows
+    ]
+    assert stored[0].html_url == workflows[0]["html_url"].replace("octo-org/octo-repo", REPO)
+    assert stored[0].updated_at == datetime.fromisoformat(workflows[0]["updated_at"])
     merged = session.exec(select(PullRequest).where(PullRequest.merged_at.is_not(None))).all()
     commit_dates = [c["commit"]["author"]["date"] for c in load("list-commits.200.json")]
     assert merged and all(
@@ -82,12 +94,13 @@ def test_second_sync_is_all_304_and_writes_nothing(session: Session, github_repl
     [again] = run_sync(session, github_replay)
     second = github_replay.requests[mark:]
     assert second and {r.status for r in second} == {304}
-    assert len(second) == 4  # runs, pulls, deployments, incidents: one conditional request each
+    # runs, workflows, pulls, deployments, incidents: one conditional request each
+    assert len(second) == 5
     assert again.changed == 0 and counts(session) == before
     assert github_replay.remaining == remaining  # a 304 costs no rate limit
     status = session.get(ConnectorStatus, "github")
     assert "(100% 304)" in status.detail
-    assert (status.facts["Requests spent"], status.facts["304 ratio"]) == ("4", "100%")
+    assert (status.facts["Requests spent"], status.facts["304 ratio"]) == ("5", "100%")
     assert status.facts["Rate budget left"] == f"{remaining:,}/{github_replay.limit:,}"
     assert {"Last sync", "Next sync", "Rate resets"} <= set(status.facts)
 
@@ -135,3 +148,29 @@ def test_a_full_pass_reads_everything_again_and_keeps_fresh_etags(
     mark = len(github_replay.requests)
     run_sync(session, github_replay)  # the ETags the full pass kept still answer 304
     assert {r.status for r in github_replay.requests[mark:]} == {304}
+
+
+def test_a_deleted_workflow_is_marked_and_leaves_the_filters(
+    session: Session, github_replay: GitHubReplay
+):
+    repo = github_replay.add_repo(
+        REPO, runs=1, first_created=datetime.now(UTC) - timedelta(hours=2)
+    )
+    run_sync(session, github_replay)
+    [run_name] = session.exec(select(WorkflowRun.workflow_name)).all()
+    defined = sorted(w["name"] for w in repo.workflows)
+    assert pipeline_queries.filter_options(session)[1] == sorted({run_name, *defined})
+    deleted = repo.workflows.pop()
+    [result] = run_sync(session, github_replay)
+    assert result.workflows == 1
+    states = {w.name: w.state for w in session.exec(select(Workflow))}
+    assert states == {name: "deleted" if name == deleted["name"] else "active" for name in defined}
+    assert pipeline_queries.filter_options(session)[1] == sorted(
+        {run_name, *defined} - {deleted["name"]}
+    )
+    [again] = run_sync(session, github_replay)  # unchanged: a 304, the mark stays
+    assert again.workflows == 0
+    assert session.get(Workflow, deleted["id"]).state == "deleted"
+    repo.workflows.append(deleted)  # restored (same file, same id): active again
+    run_sync(session, github_replay)
+    assert session.get(Workflow, deleted["id"]).state == "active"

@@ -26,6 +26,9 @@ Derived from the real payloads (no shape is written here):
 - workflow runs: copies of the one run of list-workflow-runs-for-repo.200.json with ``id``,
   ``run_number``, ``created_at``/``updated_at``/``run_started_at``, and the run id and repository
   inside its URLs, changed; ``add_repo(name, runs=2500)`` spreads them ``spacing`` apart;
+- workflows: those of list-repo-workflows.200.json, with the repository inside their URLs (and,
+  but for the default repository, their ids) changed per repo; a test may remove some from
+  ``Repo.workflows`` (a deleted workflow);
 - jobs: the jobs of list-jobs-for-workflow-run.200.json with ``run_id`` (and the run id inside
   their URLs) set to the run asked for;
 - issues: the one item of list-issues-for-repo.200.json (a pull request, as GitHub lists them
@@ -119,6 +122,7 @@ class Repo:
     full_name: str
     runs: list[Run]  # newest first, as GitHub lists them
     issues: list[dict[str, Any]] = field(default_factory=list)  # newest first
+    workflows: list[dict[str, Any]] = field(default_factory=list)  # a test may remove some
 
     @property
     def owner(self) -> str:
@@ -156,6 +160,7 @@ class GitHubReplay:
         self._job_template = load("list-jobs-for-workflow-run.200.json")["jobs"]
         self._run_ids = itertools.count(self._run_template["id"])
         self._pulls = load("list-pull-requests.200.json")
+        self._workflows_template = load("list-repo-workflows.200.json")["workflows"]
         self._deployments = load("list-deployments.200.json")
         [self._issue_template] = load("list-issues-for-repo.200.json")
         recorded_404 = load("octokit-fixtures.branch-protection.404-then-200.recording.json")[0]
@@ -248,8 +253,14 @@ class GitHubReplay:
             )
             made.append(Run(run_id, int(created.timestamp()), run["run_attempt"], _dump(run)))
         made.sort(key=lambda run: (run.created, run.id), reverse=True)
+        workflows = json.loads(
+            json.dumps(self._workflows_template).replace(DEFAULT_REPO, full_name)
+        )
+        if full_name != DEFAULT_REPO:  # workflow ids are unique on GitHub
+            for index, workflow in enumerate(workflows):
+                workflow["id"] = labelled.id * 100 + index
         with self._lock:
-            repo = self.repos[full_name] = Repo(full_name, made)
+            repo = self.repos[full_name] = Repo(full_name, made, workflows=workflows)
         return repo
 
     def add_issue(
@@ -446,10 +457,10 @@ class GitHubReplay:
         return self.repos.get(f"{owner}/{repo}")
 
     def _workflows(self, path: str, query: Query, owner: str, repo: str) -> Answer:
-        if self._repo(owner, repo) is None:
+        found = self._repo(owner, repo)
+        if found is None:
             return self._error(404, "Not Found")
-        workflows = load("list-repo-workflows.200.json")["workflows"]
-        return self._page(path, query, [_dump(w) for w in workflows], "workflows")
+        return self._page(path, query, [_dump(w) for w in found.workflows], "workflows")
 
     def _runs(self, path: str, query: Query, owner: str, repo: str) -> Answer:
         found = self._repo(owner, repo)
