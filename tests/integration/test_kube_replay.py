@@ -378,6 +378,7 @@ def test_401_403_500_surface_as_api_exceptions(clusters: Any, tmp_path: Path) ->
 def test_down_refuses_or_hangs_then_up(clusters: Any) -> None:
     prod, _, kubeconfig = clusters
     api = core(kubeconfig)
+    assert api.list_node().items  # a kept-alive connection now in the client's pool
     prod.down()
     with pytest.raises(urllib3.exceptions.MaxRetryError):
         api.list_node(_request_timeout=1)
@@ -427,3 +428,30 @@ def test_ten_thousand_pods_from_one_real_pod() -> None:
         assert len(page["items"]) == 500 and page["metadata"]["remainingItemCount"] == 9500
         assert time.monotonic() - started < 2
         assert len({p["metadata"]["uid"] for p in replay.objects("Pod", "bench")}) == 10_000
+
+
+def test_namespaced_and_selected_watches_and_exact_list_versions(clusters: Any) -> None:
+    prod, _, kubeconfig = clusters
+    api = core(kubeconfig)
+    version = prod.resource_version
+    pod = prod.get("Pod", "stress2", "stress-test")
+    threading.Timer(0.2, prod.add, args=("Pod", {**pod, "metadata": {**pod["metadata"]}})).start()
+    threading.Timer(
+        0.3, prod.delete, args=("Pod", "coredns-7f5998f4c-5fblt", "kube-system")
+    ).start()
+    events = watch.Watch().stream(
+        api.list_namespaced_pod, "stress-test", resource_version=version, timeout_seconds=1
+    )
+    assert [(e["type"], e["object"].metadata.name) for e in events] == [("MODIFIED", "stress2")]
+    events = watch.Watch().stream(
+        api.list_pod_for_all_namespaces,
+        resource_version=version,
+        field_selector="metadata.namespace=kube-system",
+        timeout_seconds=1,
+    )
+    assert [e["type"] for e in events] == ["DELETED"]
+
+    prod.expire("Pod")
+    with pytest.raises(ApiException) as raised:
+        api.list_pod_for_all_namespaces(resource_version=version, resource_version_match="Exact")
+    assert raised.value.status == 410

@@ -1117,7 +1117,8 @@ class _Handler(BaseHTTPRequestHandler):
         with replay._changed:
             while replay._hanging and not replay._stopping:
                 replay._changed.wait(0.5)
-        if replay._stopping:
+        if replay._stopping or replay._server is None:
+            # stopped, or down(): kept-alive connections of the old listener answer nothing
             self.close_connection = True
             return
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
