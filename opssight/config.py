@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     github_client_id: str | None = None
     github_client_secret: SecretStr | None = None
     github_token: SecretStr | None = None
+    github_app_id: str | None = None
+    github_app_installation_id: int | None = Field(default=None, ge=1)
+    github_app_private_key: SecretStr | None = None
+    github_app_private_key_file: Path | None = None
     github_webhook_secret: SecretStr | None = None
     github_webhook_max_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
     github_url: str = "https://github.com"
@@ -76,7 +80,8 @@ class Settings(BaseSettings):
         "github_token", "github_webhook_secret", "kubeconfig", "prometheus_url",
         "alertmanager_url", "alertmanager_token", "smtp_host", "smtp_user", "smtp_password",
         "smtp_from", "slack_webhook_url", "demo", "github_repos", "github_org",
-        "dora_deploy_workflows", "github_allowed_orgs",
+        "dora_deploy_workflows", "github_allowed_orgs", "github_app_id",
+        "github_app_installation_id", "github_app_private_key", "github_app_private_key_file",
         mode="before",
     )  # fmt: skip
     @classmethod
@@ -140,6 +145,31 @@ class Settings(BaseSettings):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _complete_github_app(self) -> Settings:
+        parts = {
+            "GITHUB_APP_ID": self.github_app_id,
+            "GITHUB_APP_INSTALLATION_ID": self.github_app_installation_id,
+            "GITHUB_APP_PRIVATE_KEY (or _FILE)": self.github_app_private_key
+            or self.github_app_private_key_file,
+        }
+        missing = [f"{ENV_PREFIX}{name}" for name, value in parts.items() if not value]
+        if 0 < len(missing) < len(parts):
+            raise ValueError(f"a GitHub App also needs {' and '.join(missing)}")
+        return self
+
+    @property
+    def github_app(self) -> bool:
+        """A GitHub App installation is configured (used when no token is)."""
+        return bool(self.github_app_id)
+
+    def github_app_key(self) -> str | Path:
+        """The app's private key: its PEM text (``\\n`` escapes allowed), or the file."""
+        if self.github_app_private_key is not None:
+            return self.github_app_private_key.get_secret_value().replace("\\n", "\n")
+        assert self.github_app_private_key_file is not None, "no GitHub App is configured"
+        return self.github_app_private_key_file
+
     @property
     def deploy_workflows(self) -> list[str]:
         """Workflow names (or ``owner/repo:workflow``) whose successful runs count as deploys."""
@@ -167,7 +197,7 @@ class Settings(BaseSettings):
     def real_sources(self) -> list[str]:
         """Names of the real data sources that are configured."""
         sources = {
-            "github": self.github_token,
+            "github": self.github_token or self.github_app,
             "kubernetes": self.kubeconfig,
             "prometheus": self.prometheus_url,
             "alertmanager": self.alertmanager_url,

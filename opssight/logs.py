@@ -1,4 +1,5 @@
-"""structlog JSON logs with request ids; cookies and tokens are redacted from every record."""
+"""structlog JSON logs with request ids; cookies, tokens and private keys are redacted from every
+record."""
 
 from __future__ import annotations
 
@@ -13,6 +14,14 @@ REDACTIONS = [
     (re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)[^'\"\n]*"), r"\1[redacted]"),
     (re.compile(r"(?i)(opssight_session=)[^;\s'\"]*"), r"\1[redacted]"),
     (re.compile(r"\beyJ[\w-]+\.[\w-]+\.[\w-]+"), "[redacted-jwt]"),
+    # GitHub tokens: PATs, OAuth, user-to-server, installation (ghs_) and refresh tokens
+    (re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_\w{20,})"), "[redacted-token]"),
+    (
+        re.compile(
+            r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S
+        ),
+        "[redacted-private-key]",
+    ),
 ]
 
 

@@ -4,7 +4,9 @@ Synchronous (the sync job runs in a worker thread); returns raw dicts that servi
 Only a listing's first page is asked conditionally: a 304 there means the listing is unchanged
 and nothing is yielded. Later pages are always fetched in full, so a changed listing is complete.
 The first page's ETag is stored only once the whole listing has been read, so an interrupted
-listing is read again on the next poll.
+listing is read again on the next poll. The bearer token comes from ``Credentials``: a fixed token
+(``StaticToken``, a PAT) or GitHub App installation tokens (``integrations.github_app``), renewed
+once when a request answers 401.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -89,6 +91,32 @@ class RateState:
         if self.remaining > 0 or now >= self.reset:
             return 0.0
         return self.reset - now + RESET_MARGIN_SECONDS
+
+
+class Credentials(Protocol):
+    """Where a client's bearer token comes from; ``label`` says how it authenticates."""
+
+    label: str
+
+    def token(self) -> str: ...
+
+    def refresh(self) -> bool:
+        """Forget the token (GitHub refused it); True when a new one may be tried."""
+        ...
+
+
+@dataclass(frozen=True)
+class StaticToken:
+    """A token that cannot be renewed: a personal access token, or one made elsewhere."""
+
+    value: str = field(repr=False)
+    label: str = "access token"
+
+    def token(self) -> str:
+        return self.value
+
+    def refresh(self) -> bool:
+        return False
 
 
 class EtagStore(Protocol):
@@ -195,13 +223,20 @@ class _Page:
         return cls(response.json(), next_url, response.headers.get("etag"))
 
 
+HEADERS = {
+    "Accept": "application/vnd.github+json",
+    "X-GitHub-Api-Version": API_VERSION,
+    "User-Agent": "OpsSight",
+}
+
+
 class GitHubClient:
     """GitHub's REST API on github.com or Enterprise Server (``https://host/api/v3``)."""
 
     def __init__(
         self,
         api_url: str,
-        token: str,
+        token: str | Credentials,
         *,
         etags: EtagStore,
         budget: RateBudget,
@@ -211,6 +246,7 @@ class GitHubClient:
         max_retries: int = 4,
     ) -> None:
         self.api_url = api_url.rstrip("/")
+        self.credentials = StaticToken(token) if isinstance(token, str) else token
         self.budget = budget
         self.stats = GitHubStats()
         self._etags = etags
@@ -219,12 +255,7 @@ class GitHubClient:
         self._http = http or httpx.Client(
             timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=True
         )
-        self._headers = {
-            "Authorization": f"Bearer {token}",
-            "Accept": "application/vnd.github+json",
-            "X-GitHub-Api-Version": API_VERSION,
-            "User-Agent": "OpsSight",
-        }
+        self._headers = HEADERS
 
     def close(self) -> None:
         if self._owns_http:
@@ -356,14 +387,18 @@ class GitHubClient:
             self._etags.set(url, page.etag)
 
     def _get(self, url: str, etag: str | None) -> httpx.Response:
-        """A GET that respects the budget and retries; a 2xx or 304 response or a GitHubError."""
+        """A GET that respects the budget and retries; a 2xx or 304 response or a GitHubError.
+
+        A 401 renews the credentials once (an installation token GitHub no longer accepts)."""
         headers = self._headers if etag is None else {**self._headers, "If-None-Match": etag}
         failures = waits = 0
+        renewed = False
         while True:
             self._pause(self.budget.wait_seconds(self._clock()), "rate budget spent", url)
             self.stats.requests += 1
+            authorization = {"Authorization": f"Bearer {self.credentials.token()}"}
             try:
-                response = self._http.get(url, headers=headers)
+                response = self._http.get(url, headers=headers | authorization)
             except httpx.TransportError as exc:
                 failures += 1
                 if failures > self._max_retries:
@@ -376,6 +411,9 @@ class GitHubClient:
                 return response
             if response.is_success:
                 return response
+            if response.status_code == 401 and not renewed and self.credentials.refresh():
+                renewed = True
+                continue
             delay = _rate_limit_delay(response, self._clock())
             if delay is not None:
                 waits += 1
@@ -388,7 +426,7 @@ class GitHubClient:
                     raise GitHubUnavailable(_describe(response), response.status_code)
                 self._retry(2.0 ** (failures - 1), f"HTTP {response.status_code}", url)
             else:
-                raise _error(response)
+                raise error_of(response)
 
     def _retry(self, seconds: float, reason: str, url: str) -> None:
         self.stats.retries += 1
@@ -416,8 +454,8 @@ def _iso(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _where(url: str) -> str:
-    return f"GET {httpx.URL(url).path}"
+def _where(url: str, method: str = "GET") -> str:
+    return f"{method} {httpx.URL(url).path}"
 
 
 def _message(response: httpx.Response) -> str:
@@ -432,10 +470,11 @@ def _message(response: httpx.Response) -> str:
 
 
 def _describe(response: httpx.Response) -> str:
-    return f"{_message(response)} ({_where(str(response.url))})"
+    return f"{_message(response)} ({_where(str(response.url), response.request.method)})"
 
 
-def _error(response: httpx.Response) -> GitHubError:
+def error_of(response: httpx.Response) -> GitHubError:
+    """The GitHubError an unsuccessful answer stands for."""
     kind = {401: GitHubAuthError, 404: GitHubNotFound}.get(response.status_code, GitHubError)
     return kind(_describe(response), response.status_code)
 

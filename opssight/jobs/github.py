@@ -1,4 +1,5 @@
-"""The GitHub reconciliation poll as a job: one client per pass, one shared rate budget."""
+"""The GitHub reconciliation poll as a job: one client per pass, one shared rate budget and
+one set of credentials."""
 
 from __future__ import annotations
 
@@ -8,15 +9,29 @@ from collections.abc import Callable
 from sqlmodel import Session
 
 from opssight.config import Settings
-from opssight.integrations.github import GitHubClient, MemoryRateBudget
+from opssight.integrations.github import Credentials, GitHubClient, MemoryRateBudget, StaticToken
+from opssight.integrations.github_app import InstallationTokenAuth
 from opssight.services import github_sync
 from opssight.services.ratelimit import RedisRateBudget
+
+
+def credentials(settings: Settings) -> Credentials:
+    """The token, else the GitHub App's installation tokens (one cache for every pass)."""
+    if settings.github_token is None and settings.github_app:
+        assert settings.github_app_id and settings.github_app_installation_id
+        return InstallationTokenAuth(
+            settings.github_api_url,
+            settings.github_app_id,
+            settings.github_app_installation_id,
+            settings.github_app_key(),
+        )
+    return StaticToken(settings.github_token.get_secret_value() if settings.github_token else "")
 
 
 def sync_job(settings: Settings) -> Callable[[Session], object]:
     """Conditional passes, and every ``github_full_sync_every``-th pass a full one."""
     budget = RedisRateBudget(settings.redis_url) if settings.redis_url else MemoryRateBudget()
-    token = settings.github_token.get_secret_value() if settings.github_token else ""
+    token = credentials(settings)
     passes = itertools.count()
 
     def run(session: Session) -> object:

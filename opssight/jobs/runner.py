@@ -48,7 +48,9 @@ def enabled_jobs() -> list[Job]:
         jobs.append(Job("demo.connectors", interval, _in_session(demo_connectors.feed)))
         github_feed = demo_github.Feed(settings.demo_history_days)
         jobs.append(Job("demo.github", interval, _in_session(github_feed)))
-    if settings.github_token and (settings.repositories or settings.github_org):
+    if (settings.github_token or settings.github_app) and (
+        settings.repositories or settings.github_org
+    ):
         sync = github_job.sync_job(settings)
         jobs.append(Job("github.sync", settings.github_sync_interval_seconds, _in_session(sync)))
     return jobs

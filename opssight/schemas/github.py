@@ -132,6 +132,13 @@ class DeploymentStatus(_Payload):
     created_at: datetime
 
 
+class InstallationToken(_Payload):
+    """The answer of ``POST /app/installations/{id}/access_tokens``."""
+
+    token: str
+    expires_at: datetime
+
+
 class Label(_Payload):
     name: str
 

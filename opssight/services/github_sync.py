@@ -330,6 +330,7 @@ def _check(
         "Requests spent": f"{requests:,}",
         "304 ratio": ratio,
         "Rows changed": f"{sum(r.changed for r in results):,}",
+        "Authentication": client.credentials.label,
     }
     parts: list[Any] = [
         f"{len(results)}/{len(targets)} repositories",

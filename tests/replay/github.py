@@ -17,7 +17,15 @@ thread), optionally under a path prefix such as GitHub Enterprise Server's ``/ap
 - Every 200 carries a strong ETag of its body; a matching ``If-None-Match`` gets a 304 with no
   body that spends nothing. Other authenticated answers spend one request of the
   ``X-RateLimit-*`` budget (except ``/rate_limit`` and injected faults); a spent budget answers
-  403 until its reset. A missing or wrong token gets 401; any method but GET a 404.
+  403 until its reset. A missing or wrong token gets 401; any other method
+  (but the POST below) a 404.
+- GitHub App installations (``install_app``): ``POST /app/installations/{id}/access_tokens``
+  checks the app JWT like GitHub (RS256 signature by the app's key, ``iss`` the app id, ``iat``
+  not in the future, ``exp`` in the future and at most 10 minutes ahead; 401 otherwise, 404 for
+  an unknown installation) and answers 201 with the recorded
+  create-installation-access-token.201.json, its ``token`` a new ``ghs_`` token and its
+  ``expires_at`` ``token_ttl`` ahead by the server's ``clock``. Issued tokens are accepted like
+  ``token`` until they expire; ``revoke_app_tokens`` forgets them.
 - Faults for tests: ``fail`` (the next N requests to a path get a status), ``primary_rate_limit``
   and ``secondary_rate_limit``. Every request is kept in ``requests``.
 
@@ -49,6 +57,8 @@ import itertools
 import json
 import math
 import re
+import secrets
+import string
 import threading
 import time
 import zlib
@@ -61,6 +71,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+import jwt
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "github" / "rest"
 TOKEN = "replay-token"
@@ -117,6 +129,15 @@ class Run:
     body: bytes
 
 
+@dataclass(frozen=True)
+class App:
+    """A GitHub App installation: who may exchange a JWT for its tokens."""
+
+    app_id: str
+    public_key: str  # PEM
+    token_ttl: float
+
+
 @dataclass
 class Repo:
     full_name: str
@@ -147,9 +168,19 @@ class Repo:
 class GitHubReplay:
     """The server; use it as a context manager (it starts on enter, stops on exit)."""
 
-    def __init__(self, *, prefix: str = "", token: str = TOKEN, limit: int = 5000) -> None:
+    def __init__(
+        self,
+        *,
+        prefix: str = "",
+        token: str = TOKEN,
+        limit: int = 5000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.prefix = prefix.rstrip("/")
         self.token = token
+        self.clock = clock  # judges app JWTs and installation tokens
+        self.apps: dict[int, App] = {}  # by installation id
+        self.app_tokens: dict[str, float] = {}  # issued installation token -> expiry (epoch)
         self.limit, self.remaining, self.used = limit, limit, 0
         self.reset = int(time.time()) + RATE_WINDOW_SECONDS
         self.requests: list[RecordedRequest] = []
@@ -295,6 +326,17 @@ class GitHubReplay:
             issues.sort(key=lambda i: (i["created_at"], i["number"]), reverse=True)
         return item
 
+    def install_app(
+        self, app_id: str, installation_id: int, public_key: str, *, token_ttl: float = 3600
+    ) -> None:
+        """An installation of the app whose JWTs ``public_key`` (PEM) verifies."""
+        with self._lock:
+            self.apps[installation_id] = App(app_id, public_key, token_ttl)
+
+    def revoke_app_tokens(self) -> None:
+        with self._lock:
+            self.app_tokens.clear()
+
     def fail(
         self,
         path: str,
@@ -345,13 +387,18 @@ class GitHubReplay:
         return answer
 
     def _answer(self, method: str, raw_path: str, query: Query, headers: Message) -> Answer:
-        if method != "GET" or not raw_path.startswith(self.prefix + "/"):
+        if method not in {"GET", "POST"} or not raw_path.startswith(self.prefix + "/"):
             return self._error(404, "Not Found")
         path = raw_path.removeprefix(self.prefix)
+        exchange = re.fullmatch(r"/app/installations/(\d+)/access_tokens", path)
+        if (method == "POST") != (exchange is not None):
+            return self._error(404, "Not Found")
         authorization = headers.get("Authorization")
         if authorization is None:
             return self._error(401, "Requires authentication")
-        if authorization not in {f"Bearer {self.token}", f"token {self.token}"}:
+        if exchange is not None:
+            return self._access_token(int(exchange[1]), authorization)
+        if not self._accepts(authorization):
             return self._error(401, "Bad credentials")
         if time.time() >= self.reset:
             self.remaining, self.used = self.limit, 0
@@ -375,6 +422,28 @@ class GitHubReplay:
             self.used += 1
         answer.headers.update(self._rate_headers())
         return answer
+
+    def _accepts(self, authorization: str) -> bool:
+        scheme, _, credential = authorization.partition(" ")
+        if scheme not in {"Bearer", "token"}:
+            return False
+        expires = self.app_tokens.get(credential)
+        return credential == self.token or (expires is not None and self.clock() < expires)
+
+    def _access_token(self, installation_id: int, authorization: str) -> Answer:
+        app = self.apps.get(installation_id)
+        if app is None:
+            return self._error(404, "Not Found")
+        problem = _jwt_problem(authorization.removeprefix("Bearer "), app, self.clock())
+        if problem is not None:
+            return self._error(401, problem)
+        alphabet = string.ascii_letters + string.digits
+        token = "ghs_" + "".join(secrets.choice(alphabet) for _ in range(36))
+        expires = self.clock() + app.token_ttl
+        self.app_tokens[token] = expires
+        body = load("create-installation-access-token.201.json")
+        body.update(token=token, expires_at=_stamp(datetime.fromtimestamp(expires, UTC)))
+        return Answer(201, _dump(body), spends=False)
 
     def _route(self, path: str, query: Query) -> Answer:
         for pattern, handler in self._routes:
@@ -570,6 +639,34 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests read ``GitHubReplay.requests`` instead."""
+
+
+def _jwt_problem(token: str, app: App, now: float) -> str | None:
+    """GitHub's message for an app JWT it would refuse; None when it is good."""
+    try:
+        claims = jwt.decode(
+            token,
+            app.public_key,
+            algorithms=["RS256"],
+            options={"verify_exp": False, "verify_iat": False, "require": ["iat", "exp", "iss"]},
+        )
+    except jwt.PyJWTError:
+        claims = None
+    if claims is None or str(claims["iss"]) != app.app_id:  # signed by another app's key
+        return "A JSON web token could not be decoded"
+    if not isinstance(claims["iat"], int) or claims["iat"] > now:
+        return (
+            "'Issued at' claim ('iat') must be an Integer representing the time that the "
+            "assertion was issued"
+        )
+    if not isinstance(claims["exp"], int) or claims["exp"] <= now:
+        return (
+            "'Expiration time' claim ('exp') must be a numeric value representing the future "
+            "time at which the assertion expires"
+        )
+    if claims["exp"] > now + 600:
+        return "'Expiration time' claim ('exp') is too far in the future"
+    return None
 
 
 def _int(query: Query, name: str, default: int) -> int:

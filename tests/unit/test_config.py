@@ -222,3 +222,42 @@ def test_blank_values_mean_unset_everywhere(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.secret_key is None and settings.prometheus_url is None
     assert settings.demo is None and not settings.demo_enabled
     assert len(settings.resolved_secret_key()) >= 32
+
+
+GITHUB_APP = {"GITHUB_APP_ID": "123", "GITHUB_APP_INSTALLATION_ID": "42"}
+
+
+def test_a_github_app_is_a_real_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    pem = "-----BEGIN PRIVATE KEY-----\\nMIIB\\n-----END PRIVATE KEY-----"
+    settings = settings_with(monkeypatch, GITHUB_APP_PRIVATE_KEY=pem, **GITHUB_APP)
+    assert settings.github_app and settings.real_sources == ["github"]
+    assert settings.github_app_installation_id == 42
+    assert settings.github_app_key() == pem.replace("\\n", "\n")  # one-line PEM in .env
+    assert pem not in repr(settings)
+
+
+def test_a_github_app_key_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    settings = settings_with(monkeypatch, GITHUB_APP_PRIVATE_KEY_FILE=str(tmp_path), **GITHUB_APP)
+    assert settings.github_app_key() == tmp_path
+
+
+@pytest.mark.parametrize(
+    ("env", "missing"),
+    [
+        ({"GITHUB_APP_ID": "123"}, "OPSSIGHT_GITHUB_APP_INSTALLATION_ID and"),
+        (GITHUB_APP, "OPSSIGHT_GITHUB_APP_PRIVATE_KEY (or _FILE)"),
+        ({"GITHUB_APP_PRIVATE_KEY_FILE": "/k.pem"}, "OPSSIGHT_GITHUB_APP_ID and"),
+    ],
+)
+def test_an_incomplete_github_app_is_named(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], missing: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_with(monkeypatch, **env)
+    assert missing in str(caught.value)
+
+
+def test_blank_github_app_settings_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    blank = {name: "" for name in ("GITHUB_APP_PRIVATE_KEY", "GITHUB_APP_PRIVATE_KEY_FILE")}
+    settings = settings_with(monkeypatch, GITHUB_APP_ID=" ", GITHUB_APP_INSTALLATION_ID="", **blank)
+    assert not settings.github_app and settings.real_sources == []

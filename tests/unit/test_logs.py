@@ -32,6 +32,14 @@ JWT = (
         ("redirect with opssight_session=tok-from-query&next=/", "tok-from-query"),
         (f"token issued: {JWT} for user 1", JWT),
         (f"bearer={JWT}", "c2lnbmF0dXJlLXZhbHVlLWhlcmU"),
+        ("token ghs_16C7e42F292c6912E7710c838347Ae178B4a issued", "16C7e42F292c6912E7710c8"),
+        ("{'token': 'ghp_16C7e42F292c6912E7710c838347Ae178B4a'}", "16C7e42F292c6912E7710c8"),
+        ("pat github_pat_11ABCDEFG0123456789_abcdefghij", "11ABCDEFG0123456789_abc"),
+        (
+            "key=-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY----- end",
+            "MIIEow",
+        ),
+        ("-----BEGIN PRIVATE KEY-----\nMIIEvQ (cut short)", "MIIEvQ"),
     ],
 )
 def test_redact_removes_secrets(text: str, secret: str) -> None:
