@@ -65,6 +65,14 @@ class Settings(BaseSettings):
     dora_deploy_workflows: str | None = None
     dora_incident_label: str = Field(default="incident", min_length=1, max_length=100)
     kubeconfig: str | None = None
+    kubernetes_service_host: str | None = Field(
+        default=None, validation_alias="KUBERNETES_SERVICE_HOST"
+    )  # set by Kubernetes in every pod: OpsSight then also watches the cluster it runs in
+    kube_pending_minutes: float = Field(default=5.0, ge=0)
+    kube_watch_timeout_seconds: int = Field(default=60, ge=1, le=3600)
+    kube_request_timeout_seconds: float = Field(default=10.0, gt=0)
+    kube_backoff_max_seconds: float = Field(default=30.0, gt=0)
+    kube_metrics_interval_seconds: float = Field(default=30.0, gt=0)
     prometheus_url: str | None = None
     alertmanager_url: str | None = None
     alertmanager_token: SecretStr | None = None
@@ -77,7 +85,8 @@ class Settings(BaseSettings):
 
     @field_validator(
         "redis_url", "secret_key", "admin_password", "github_client_id", "github_client_secret",
-        "github_token", "github_webhook_secret", "kubeconfig", "prometheus_url",
+        "github_token", "github_webhook_secret", "kubeconfig", "kubernetes_service_host",
+        "prometheus_url",
         "alertmanager_url", "alertmanager_token", "smtp_host", "smtp_user", "smtp_password",
         "smtp_from", "slack_webhook_url", "demo", "github_repos", "github_org",
         "dora_deploy_workflows", "github_allowed_orgs", "github_app_id",
@@ -198,7 +207,7 @@ class Settings(BaseSettings):
         """Names of the real data sources that are configured."""
         sources = {
             "github": self.github_token or self.github_app,
-            "kubernetes": self.kubeconfig,
+            "kubernetes": self.kubeconfig or self.kubernetes_service_host,
             "prometheus": self.prometheus_url,
             "alertmanager": self.alertmanager_url,
         }

@@ -14,9 +14,6 @@ def checks() -> list[ConnectorCheck]:
     demo = {"is_demo": True}
     return [
         connector_checks.github_check("github", load("github.get-rate-limit.200.json"), **demo),
-        connector_checks.kubernetes_check(
-            "kubernetes:demo-eks", load("kubernetes.honeycomb.nodelist.eks.json"), **demo
-        ),
         connector_checks.prometheus_check(
             "prometheus", load("prometheus.api-v1-status-buildinfo.200.json"), **demo
         ),

@@ -16,6 +16,15 @@ from opssight.models.github import (
 )
 from opssight.models.http_cache import HttpEtag
 from opssight.models.incident import Incident
+from opssight.models.kubernetes import (
+    KubeCluster,
+    KubeEvent,
+    KubeNode,
+    KubePod,
+    KubeProblem,
+    KubeRestart,
+    KubeWorkload,
+)
 from opssight.models.team import Team, TeamMember
 from opssight.models.user import User, UserSession
 
@@ -30,6 +39,13 @@ __all__ = [
     "DoraDeployment",
     "HttpEtag",
     "Incident",
+    "KubeCluster",
+    "KubeEvent",
+    "KubeNode",
+    "KubePod",
+    "KubeProblem",
+    "KubeRestart",
+    "KubeWorkload",
     "LoginFailure",
     "PullRequest",
     "Repository",

@@ -1,4 +1,4 @@
-"""The parts of source health payloads we read (GitHub, Kubernetes, Prometheus)."""
+"""The parts of source health payloads we read (GitHub, Prometheus)."""
 
 from __future__ import annotations
 
@@ -43,31 +43,3 @@ class PrometheusAlertmanagers(BaseModel):
 
     status: str
     data: PrometheusAlertmanagersData
-
-
-class NodeCondition(BaseModel):
-    type: str
-    status: str
-
-
-class NodeStatus(BaseModel):
-    conditions: list[NodeCondition] = []
-
-
-class NodeMeta(BaseModel):
-    name: str
-
-
-class Node(BaseModel):
-    metadata: NodeMeta
-    status: NodeStatus
-
-    @property
-    def ready(self) -> bool:
-        return any(c.type == "Ready" and c.status == "True" for c in self.status.conditions)
-
-
-class NodeList(BaseModel):
-    """``GET /api/v1/nodes``."""
-
-    items: list[Node]

@@ -8,7 +8,6 @@ from typing import Any
 from opssight.schemas.connector import ConnectorCheck
 from opssight.schemas.sources import (
     GitHubRateLimit,
-    NodeList,
     PrometheusAlertmanagers,
     PrometheusBuildInfo,
 )
@@ -38,14 +37,21 @@ def github_check(name: str, rate_limit: dict[str, Any], **common: Any) -> Connec
     )
 
 
-def kubernetes_check(name: str, node_list: dict[str, Any], **common: Any) -> ConnectorCheck:
-    nodes = NodeList.model_validate(node_list).items
-    ready = sum(node.ready for node in nodes)
+def kubernetes_check(
+    name: str, *, state: str, error: str | None, nodes_ready: int, nodes_total: int, **common: Any
+) -> ConnectorCheck:
+    """A watched cluster: down with its error when unreachable or refused, degraded while
+    syncing or with nodes not Ready."""
+    if state not in ("ok", "syncing"):
+        return ConnectorCheck(
+            name=name, kind="kubernetes", state="down", detail=state, error=error, **common
+        )
+    healthy = state == "ok" and nodes_total > 0 and nodes_ready == nodes_total
     return ConnectorCheck(
         name=name,
         kind="kubernetes",
-        state="ok" if nodes and ready == len(nodes) else "degraded",
-        detail=f"{ready}/{len(nodes)} nodes Ready",
+        state="ok" if healthy else "degraded",
+        detail=f"{nodes_ready}/{nodes_total} nodes Ready" + (" (syncing)" if state != "ok" else ""),
         **common,
     )
 

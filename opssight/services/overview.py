@@ -12,6 +12,7 @@ from opssight.models import (
     AuditLog,
     ConnectorStatus,
     Deployment,
+    KubePod,
     PullRequest,
     User,
     UserSession,
@@ -20,6 +21,7 @@ from opssight.models import (
     WorkflowRun,
 )
 from opssight.models.base import utcnow
+from opssight.services import kube_queries
 from opssight.services.connectors import list_connectors
 
 # (label, table) pairs counted on the Overview; each integration adds its own tables here.
@@ -29,6 +31,7 @@ STORED_OBJECTS: list[tuple[str, type[SQLModel]]] = [
     ("Jobs", WorkflowJob),
     ("Pull requests", PullRequest),
     ("Deployments", Deployment),
+    ("Kubernetes pods", KubePod),
     ("Webhook deliveries", WebhookDelivery),
     ("Users", User),
     ("Sessions", UserSession),
@@ -61,10 +64,23 @@ class PipelineCard(BaseModel):
     success_rate: float | None
 
 
+class KubernetesCard(BaseModel):
+    """Every watched cluster together."""
+
+    clusters_ok: int = 0
+    clusters_total: int = 0
+    nodes_ready: int = 0
+    nodes_total: int = 0
+    pods_running: int = 0
+    pods_total: int = 0
+    open_problems: int = 0
+
+
 class OverviewSummary(BaseModel):
     connectors: list[ConnectorCard]
     counts: list[CountCard]
     pipelines: PipelineCard
+    kubernetes: KubernetesCard = KubernetesCard()
 
     @property
     def demo(self) -> bool:
@@ -89,7 +105,25 @@ def overview(session: Session) -> OverviewSummary:
         CountCard(label=label, count=session.exec(select(func.count()).select_from(model)).one())
         for label, model in STORED_OBJECTS
     ]
-    return OverviewSummary(connectors=connectors, counts=counts, pipelines=pipeline_card(session))
+    return OverviewSummary(
+        connectors=connectors,
+        counts=counts,
+        pipelines=pipeline_card(session),
+        kubernetes=kubernetes_card(session),
+    )
+
+
+def kubernetes_card(session: Session) -> KubernetesCard:
+    clusters = kube_queries.clusters(session)
+    return KubernetesCard(
+        clusters_ok=sum(c.state == "ok" for c in clusters),
+        clusters_total=len(clusters),
+        nodes_ready=sum(c.nodes_ready for c in clusters),
+        nodes_total=sum(c.nodes_total for c in clusters),
+        pods_running=sum(c.pods_by_phase.get("Running", 0) for c in clusters),
+        pods_total=sum(sum(c.pods_by_phase.values()) for c in clusters),
+        open_problems=sum(c.open_problems for c in clusters),
+    )
 
 
 def pipeline_card(session: Session) -> PipelineCard:

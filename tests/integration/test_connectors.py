@@ -16,7 +16,6 @@ from opssight.services import connectors, overview
 
 DEMO_DETAILS = {
     "github": "4,999/5,000 API requests left",
-    "kubernetes:demo-eks": "2/2 nodes Ready",
     "prometheus": "Prometheus 2.13.1",
     "alertmanager": "1 active, 1 dropped Alertmanager(s)",
 }
@@ -97,15 +96,14 @@ async def test_the_event_follows_the_commit(session: Session, database_url: str)
 
 
 def test_demo_feed_records_the_recorded_payloads(session: Session, database_url: str) -> None:
-    assert demo_connectors.feed(session) == 4
+    assert demo_connectors.feed(session) == 3
     rows = stored(database_url)
     assert {name: row.detail for name, row in rows.items()} == DEMO_DETAILS
     assert all(row.is_demo for row in rows.values())
     assert {row.state for row in rows.values()} == {"ok"}
-    assert rows["kubernetes:demo-eks"].kind == "kubernetes"
 
     demo_connectors.feed(session)
-    assert len(stored(database_url)) == 4
+    assert len(stored(database_url)) == 3
 
 
 def test_forget_demo_keeps_real_connectors(session: Session, database_url: str) -> None:
@@ -113,7 +111,7 @@ def test_forget_demo_keeps_real_connectors(session: Session, database_url: str) 
     connectors.record_check(
         session, ConnectorCheck(name="prod-prometheus", kind="prometheus", state="ok")
     )
-    assert connectors.forget_demo(session) == 4
+    assert connectors.forget_demo(session) == 3
     rows = stored(database_url)
     assert list(rows) == ["prod-prometheus"]
     assert rows["prod-prometheus"].is_demo is False
@@ -155,7 +153,7 @@ def test_overview_counts_match_the_rows(session: Session) -> None:
     summary = overview.overview(session)
     counts = {card.label: card.count for card in summary.counts}
     assert {k: counts[k] for k in ("Connectors", "Users", "Sessions", "Audit entries")} == {
-        "Connectors": 5,
+        "Connectors": 4,
         "Users": 1,
         "Sessions": 1,
         "Audit entries": 2,
