@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=1, le=65535)
     log_level: str = "INFO"
     log_json: bool = True
+    # GitHub redelivers deliveries of the last 3 days: their ids must outlive that window
+    retention_days: int = Field(default=90, ge=4)
 
     demo: bool | None = None
     demo_interval_seconds: float = Field(default=15.0, gt=0)

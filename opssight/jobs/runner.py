@@ -16,13 +16,14 @@ from opssight.demo import connectors as demo_connectors
 from opssight.demo import github as demo_github
 from opssight.jobs import github as github_job
 from opssight.jobs.leader import leadership
-from opssight.services import dora_links, ingest_writer
+from opssight.services import dora_links, ingest_writer, retention
 from opssight.services.auth.passwords import bootstrap_admin
 from opssight.services.connectors import forget_demo
 
 log = structlog.get_logger(__name__)
 
 DORA_LINKS_SECONDS = 3600.0
+RETENTION_SECONDS = 3600.0
 
 
 class Job(NamedTuple):
@@ -42,7 +43,11 @@ def _in_session(fn: Callable) -> Callable[[], object]:
 def enabled_jobs() -> list[Job]:
     settings = get_settings()
     # DORA's links follow the configured deploy workflows: rebuilt at start when they changed
-    jobs: list[Job] = [Job("dora.links", DORA_LINKS_SECONDS, _in_session(dora_links.ensure))]
+    jobs: list[Job] = [
+        Job("dora.links", DORA_LINKS_SECONDS, _in_session(dora_links.ensure)),
+        # old webhook delivery ids and ETags, deleted in small batches
+        Job("retention", RETENTION_SECONDS, _in_session(retention.prune)),
+    ]
     if settings.demo_enabled:
         interval = settings.demo_interval_seconds
         jobs.append(Job("demo.connectors", interval, _in_session(demo_connectors.feed)))
