@@ -5,16 +5,21 @@ from __future__ import annotations
 import reflex as rx
 
 
-def status_badge(state: rx.Var[str]) -> rx.Component:
+def status_badge(state: rx.Var[str], label: rx.Var[str] | None = None) -> rx.Component:
+    """A badge colored by ``state``, reading ``label`` (the state itself by default)."""
     color = rx.match(
         state,
-        ("ok", "success", "green"),
-        ("degraded", "in_progress", "queued", "waiting", "requested", "amber"),
-        ("down", "failure", "timed_out", "startup_failure", "red"),
+        ("ok", "success", "complete", "Ready", "green"),
+        ("degraded", "in_progress", "queued", "waiting", "requested", "progressing", "amber"),
+        ("down", "failure", "timed_out", "startup_failure", "stuck", "failed", "NotReady", "red"),
         "gray",
     )
     return rx.badge(
-        state, color_scheme=color, variant="soft", class_name="os-status", data_state=state
+        state if label is None else label,
+        color_scheme=color,
+        variant="soft",
+        class_name="os-status",
+        data_state=state,
     )
 
 

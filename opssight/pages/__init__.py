@@ -1,12 +1,23 @@
 """One module per route; importing this package registers every page."""
 
-from opssight.pages import admin, audit, dora, feeds, login, overview, pipelines, settings
+from opssight.pages import (
+    admin,
+    audit,
+    dora,
+    feeds,
+    kubernetes,
+    login,
+    overview,
+    pipelines,
+    settings,
+)
 
 __all__ = [
     "admin",
     "audit",
     "dora",
     "feeds",
+    "kubernetes",
     "login",
     "overview",
     "pipelines",

@@ -7,15 +7,6 @@ from opssight.templates.shell import page
 from opssight.views.empty import empty_view
 
 
-@page(routes.KUBERNETES)
-def kubernetes() -> rx.Component:
-    return empty_view(
-        "boxes",
-        "Clusters, nodes, workloads and pods, with the problems found in them.",
-        "Kubernetes",
-    )
-
-
 @page(routes.METRICS)
 def metrics() -> rx.Component:
     return empty_view("chart-line", "PromQL queries and charts over your Prometheus.", "Prometheus")

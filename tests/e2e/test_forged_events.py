@@ -61,7 +61,10 @@ BACKGROUND_TABLES = {
     "webhook_delivery",
     "incident",
     "http_etag",
+    "workflow",
 }
+# ... and every table of a data source's derived or ingested state (DORA links, clusters).
+BACKGROUND_PREFIXES = ("dora_", "kube_")
 # Moved forward each time a session is used (sliding renewal, last seen).
 TOUCHED_COLUMNS = {"user": {"last_seen_at"}, "user_session": {"last_seen_at", "expires_at"}}
 WRONG_KEY = "not-the-server-key-0123456789-abcdefghijklmnopqrstuvwxyz"
@@ -239,7 +242,7 @@ def _snapshot() -> dict[str, tuple[int, str]]:
         for table in SQLModel.metadata.sorted_tables:
             if table.name == "repository":
                 query = select(table.c.id, table.c.team).where(table.c.team.is_not(None))
-            elif table.name in BACKGROUND_TABLES:
+            elif table.name in BACKGROUND_TABLES or table.name.startswith(BACKGROUND_PREFIXES):
                 continue
             else:
                 skip = TOUCHED_COLUMNS.get(table.name, set())
