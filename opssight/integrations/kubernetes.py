@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import queue
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+import structlog
 import urllib3
 from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
@@ -27,7 +28,7 @@ from kubernetes.watch.watch import iter_resp_lines
 
 from opssight.schemas.kubernetes import ClusterState
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 Obj = dict[str, Any]
 IN_CLUSTER = "in-cluster"
@@ -195,6 +196,8 @@ def describe(exc: BaseException, server: str = "") -> KubeError:
         return KubeError(state, f"{status} {label}: {_status_message(exc)}".strip())
     if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
         exc = exc.reason
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):  # before: it is a timeout too
+        return KubeError("unreachable", f"cannot reach {server}: {exc}")
     if isinstance(exc, urllib3.exceptions.TimeoutError):
         return KubeError("unreachable", f"timed out talking to {server}: {exc}")
     if isinstance(exc, (urllib3.exceptions.HTTPError, OSError)):
@@ -270,6 +273,15 @@ def _lines(response: urllib3.BaseHTTPResponse) -> Iterator[str]:
         return
 
 
+def _cut(response: urllib3.BaseHTTPResponse) -> None:
+    """Shut the stream's socket down, so that a thread blocked reading it returns at once."""
+    connection = getattr(response, "connection", None)
+    sock = getattr(connection, "sock", None)
+    with contextlib.suppress(OSError):  # already closed
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+
+
 class Gone(Exception):
     """The resourceVersion we watch from has expired (410): relist."""
 
@@ -319,8 +331,7 @@ class ClusterSource:
         with self._lock:
             responses = list(self._responses.values())
         for response in responses:
-            with contextlib.suppress(Exception):  # already closed
-                response.shutdown()  # unblocks a thread reading the stream
+            _cut(response)
         for thread in self._threads:
             thread.join(timeout)
 
@@ -367,8 +378,10 @@ class ClusterSource:
     def _failed(self, kind: str, exc: BaseException) -> None:
         error = describe(exc, self.cluster.server)
         with self._lock:
+            before = self._errors.get(kind)
             self._errors[kind] = KubeError(error.state, f"{RESOURCES[kind].path}: {error.message}")
-        log.warning("kube %s %s: %s", self.cluster.name, kind, error.message)
+        if before is None or before.message != self._errors[kind].message:
+            log.warning("kube.failed", cluster=self.cluster.name, kind=kind, error=error.message)
         self._report()
 
     # -- one kind --
@@ -430,6 +443,9 @@ class ClusterSource:
             _request_timeout=self.cluster.timeouts(self.watch_timeout + 10),
         )
         with self._lock:
+            if self.stopped:  # stop() ran while this watch was connecting
+                response.release_conn()
+                return version
             self._responses[kind] = response
         self._ok(kind)
         try:

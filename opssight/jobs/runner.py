@@ -14,10 +14,13 @@ from opssight import db
 from opssight.config import get_settings
 from opssight.demo import connectors as demo_connectors
 from opssight.demo import github as demo_github
+from opssight.demo import kubernetes as demo_kubernetes
 from opssight.jobs import github as github_job
+from opssight.jobs import kubernetes as kubernetes_job
 from opssight.jobs.leader import leadership
 from opssight.services import dora_links, ingest_writer, retention
 from opssight.services.auth.passwords import bootstrap_admin
+from opssight.services.clusters import forget_demo as forget_demo_clusters
 from opssight.services.connectors import forget_demo
 
 log = structlog.get_logger(__name__)
@@ -53,6 +56,8 @@ def enabled_jobs() -> list[Job]:
         jobs.append(Job("demo.connectors", interval, _in_session(demo_connectors.feed)))
         github_feed = demo_github.Feed(settings.demo_history_days)
         jobs.append(Job("demo.github", interval, _in_session(github_feed)))
+        kube_feed = demo_kubernetes.Feed(interval)
+        jobs.append(Job("demo.kubernetes", interval, _in_session(kube_feed)))
     if (settings.github_token or settings.github_app) and (
         settings.repositories or settings.github_org
     ):
@@ -86,6 +91,7 @@ def _prepare() -> None:
     if not settings.demo_enabled:
         with db.session_scope() as session:
             forget_demo(session)
+            forget_demo_clusters(session)
 
 
 @contextlib.asynccontextmanager
@@ -95,6 +101,9 @@ async def lifespan() -> AsyncIterator[None]:
     tasks = [
         asyncio.create_task(run_periodic(job), name=f"job:{job.name}") for job in enabled_jobs()
     ]
+    settings = get_settings()
+    if settings.kubeconfig or settings.kubernetes_service_host:  # one watcher per cluster
+        tasks.append(asyncio.create_task(kubernetes_job.run(settings), name="job:kubernetes"))
     try:
         yield
     finally:

@@ -1,0 +1,103 @@
+"""Demo Kubernetes cluster: recorded real objects listed, then a recorded watch stream replayed,
+all through ``services.clusters`` like a live cluster's list and watch.
+
+The cluster ``demo-eks`` has the two EKS nodes of honeycomb's NodeList, kdash's workloads,
+pods (scheduled ones re-placed on those nodes), events and node metrics (renamed to those
+nodes), and nri-kubernetes' pod in CrashLoopBackOff. Each pass after the first replays the next
+event of kubeclient's pod watch stream (ADDED, MODIFIED, DELETED, in turn by the time slot), so
+the demo is deterministic and a restart lists the same objects again.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from opssight.demo.recordings import load
+from opssight.integrations.kubernetes import Change, Health, Listed, Usage, Watched
+from opssight.models.base import utcnow
+from opssight.services import clusters
+
+CLUSTER = "demo-eks"
+SERVER = "https://demo-eks.invalid"  # nothing is ever requested from it
+LISTS = {
+    "Deployment": "kdash.deployments.list.yaml",
+    "ReplicaSet": "kdash.replicasets.list.yaml",
+    "StatefulSet": "kdash.stfs.list.yaml",
+    "DaemonSet": "kdash.daemonsets.list.yaml",
+    "Job": "kdash.jobs.list.yaml",
+    "CronJob": "kdash.cronjobs.list.yaml",
+    "Event": "kdash.events.list.yaml",
+}
+CRASHLOOP = (
+    "nri-kubernetes.kubelet-pods.podlist.v1.34.crashloopbackoff.json",
+    "e2e-container-creating",
+)
+WATCH_STREAM = "kubeclient.watch-stream.pods.jsonl"
+VERSION = "1"
+
+
+def _items(name: str) -> list[dict[str, Any]]:
+    return copy.deepcopy(load(f"kubernetes.{name}")["items"])
+
+
+def _nodes() -> list[dict[str, Any]]:
+    return _items("honeycomb.nodelist.eks.json")
+
+
+def _pods(node_names: list[str]) -> list[dict[str, Any]]:
+    recording, name = CRASHLOOP
+    crashloop = next(p for p in _items(recording) if p["metadata"]["name"] == name)
+    pods = [*_items("kdash.pods.list.yaml"), crashloop]
+    placed = itertools.cycle(node_names)
+    for pod in pods:
+        if pod["spec"].get("nodeName"):
+            pod["spec"]["nodeName"] = next(placed)
+    return pods
+
+
+def _node_metrics(node_names: list[str]) -> list[dict[str, Any]]:
+    metrics = _items("kdash.nodemetricslist.json")
+    for item, node in zip(metrics, node_names, strict=False):
+        item["metadata"]["name"] = node
+    return metrics
+
+
+def listing() -> list[Change]:
+    """The demo cluster's full state, as the lists of a live cluster report it."""
+    nodes = _nodes()
+    names = [n["metadata"]["name"] for n in nodes]
+    changes: list[Change] = [Listed("Node", nodes, VERSION), Listed("Pod", _pods(names), VERSION)]
+    changes += [Listed(kind, _items(name), VERSION) for kind, name in LISTS.items()]
+    return [*changes, Usage(_node_metrics(names), None), Health("ok")]
+
+
+def watch_event(slot: int) -> Watched:
+    """The recorded watch stream's event for a time slot (the stream, over and over)."""
+    stream = load(f"kubernetes.{WATCH_STREAM}")
+    event = copy.deepcopy(stream[slot % len(stream)])
+    return Watched("Pod", event["type"], event["object"], str(slot))
+
+
+class Feed:
+    """The demo job: lists once per process, then one recorded watch event per pass."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.listed = False
+
+    def __call__(self, session: Session, now: datetime | None = None) -> int:
+        """Apply this pass's changes; returns how many."""
+        if not self.listed:
+            clusters.register(session, CLUSTER, SERVER, is_demo=True)
+            changes = listing()
+            self.listed = True
+        else:
+            slot = int((now or utcnow()).timestamp() // self.interval)
+            changes = [watch_event(slot)]
+        clusters.apply(session, CLUSTER, changes, now=now)
+        return len(changes)
