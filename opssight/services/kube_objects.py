@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 
 from kubernetes.utils.quantity import parse_quantity
@@ -30,7 +31,8 @@ def timestamp(value: str | None) -> datetime | None:
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def quantity(value: object, scale: int = 1) -> int:
+@lru_cache(maxsize=4096)  # the same few quantities come back on every object
+def quantity(value: str | int | float | None, scale: int = 1) -> int:
     """A resource quantity (``100m``, ``2``, ``162953844n``, ``300Mi``) times ``scale``; 0 when
     missing or malformed."""
     if value in (None, ""):
@@ -41,7 +43,7 @@ def quantity(value: object, scale: int = 1) -> int:
         return 0
 
 
-def millicores(value: object) -> int:
+def millicores(value: str | int | float | None) -> int:
     return quantity(value, 1000)
 
 

@@ -10,12 +10,14 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from opssight.models.kubernetes import KubeProblem
 from opssight.schemas.kubernetes import ProblemKind
 from opssight.services.kube_objects import Obj, condition, meta, statuses, timestamp
 
+FEW = 500
 IMAGE_PULL = {"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull"}
 
 
@@ -138,39 +140,46 @@ def reconcile(
     uids = {subject.uid for subject in findings} | set(gone)
     if not uids:
         return 0
-    open_rows = session.exec(
-        select(KubeProblem).where(
-            KubeProblem.cluster == cluster, col(KubeProblem.resolved_at).is_(None)
-        )
-    ).all()
+    query = select(KubeProblem).where(
+        KubeProblem.cluster == cluster, col(KubeProblem.resolved_at).is_(None)
+    )
+    if len(uids) <= FEW:  # a watch batch: just these objects' rows (a relist reads them all)
+        query = query.where(col(KubeProblem.object_uid).in_(uids))
+    open_rows = session.exec(query).all()
     open_by_key = {(row.object_uid, row.kind): row for row in open_rows if row.object_uid in uids}
-    changed = 0
+    new_rows: list[dict[str, object]] = []
     seen: set[tuple[str, str]] = set()
     for subject, found in findings.items():
         for problem in found:
             key = (subject.uid, problem.kind)
             seen.add(key)
+            values = {
+                "reason": problem.reason,
+                "message": problem.message[:4000],
+                "image": problem.image,
+            }
             row = open_by_key.get(key)
             if row is None:
-                changed += 1
-                row = KubeProblem(
-                    cluster=cluster,
-                    kind=problem.kind,
-                    object_kind=subject.object_kind,
-                    object_uid=subject.uid,
-                    namespace=subject.namespace,
-                    name=subject.name,
-                    since=problem.since,
+                new_rows.append(
+                    {
+                        "cluster": cluster,
+                        "kind": problem.kind,
+                        "object_kind": subject.object_kind,
+                        "object_uid": subject.uid,
+                        "namespace": subject.namespace,
+                        "name": subject.name,
+                        "since": problem.since,
+                        "resolved_at": None,
+                        **values,
+                    }
                 )
-            row.reason, row.message, row.image = (
-                problem.reason,
-                problem.message[:4000],
-                problem.image,
-            )
-            session.add(row)
-    for key, row in open_by_key.items():
-        if key not in seen:
-            row.resolved_at = now
-            session.add(row)
-            changed += 1
-    return changed
+            else:
+                row.sqlmodel_update(values)  # written only where a value changed
+                session.add(row)
+    if new_rows:
+        session.execute(insert(KubeProblem), new_rows)
+    resolved = [row for key, row in open_by_key.items() if key not in seen]
+    for row in resolved:
+        row.resolved_at = now
+        session.add(row)
+    return len(new_rows) + len(resolved)

@@ -69,7 +69,8 @@ def _search(query: Select, term: str, *columns: Any) -> Select:
 def _page(
     session: Session, query: Select, f: KubeFilter, to_row: Callable[[Any], ROW]
 ) -> Page[ROW]:
-    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    counted = query.order_by(None).subquery()  # an ordered subquery would be sorted to count
+    total = session.exec(select(func.count()).select_from(counted)).one()
     rows = session.exec(query.offset((f.page - 1) * f.page_size).limit(f.page_size)).all()
     return Page[ROW](
         rows=[to_row(r) for r in rows], total=total, page=f.page, page_size=f.page_size

@@ -56,13 +56,6 @@ def insert_new(
     return session.execute(statement).first() is not None
 
 
-def _chunks(rows: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
-    return [rows[i : i + size] for i in range(0, len(rows), size)]
-
-
-MAX_PARAMETERS = 30_000  # under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters
-
-
 def upsert_many(
     session: Session,
     model: type[SQLModel],
@@ -71,16 +64,14 @@ def upsert_many(
     keys: tuple[str, ...],
     update: bool = True,
 ) -> None:
-    """Multi-row ``upsert`` (``update=False``: ``insert_new``), in statements of a bounded
-    number of parameters. ``rows`` share their columns and hold each key at most once."""
+    """``upsert`` (``update=False``: ``insert_new``) of many rows in one executemany.
+    ``rows`` share their columns and hold each key at most once."""
     if not rows:
         return
-    columns = list(rows[0])
-    for chunk in _chunks(rows, max(1, MAX_PARAMETERS // len(columns))):
-        statement = _insert(session, model).values(chunk)
-        if update:
-            changes = {name: statement.excluded[name] for name in columns if name not in keys}
-            statement = statement.on_conflict_do_update(index_elements=list(keys), set_=changes)
-        else:
-            statement = statement.on_conflict_do_nothing(index_elements=list(keys))
-        session.execute(statement)
+    statement = _insert(session, model)
+    if update:
+        changes = {name: statement.excluded[name] for name in rows[0] if name not in keys}
+        statement = statement.on_conflict_do_update(index_elements=list(keys), set_=changes)
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=list(keys))
+    session.execute(statement, rows)
