@@ -84,7 +84,8 @@ def watch_event(slot: int) -> Watched:
 
 
 class Feed:
-    """The demo job: lists once per process, then one recorded watch event per pass."""
+    """The demo job: lists once per process, then one recorded watch event per pass; each pass
+    also re-checks, like a live watcher does every 30 s."""
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
@@ -100,4 +101,5 @@ class Feed:
             slot = int((now or utcnow()).timestamp() // self.interval)
             changes = [watch_event(slot)]
         clusters.apply(session, CLUSTER, changes, now=now)
+        clusters.recheck(session, CLUSTER, now=now)
         return len(changes)

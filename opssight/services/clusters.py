@@ -35,7 +35,7 @@ from opssight.services import connector_checks, kube_objects, kube_problems
 from opssight.services.connectors import record_check
 from opssight.services.kube_objects import Obj
 from opssight.services.kube_problems import Found, Subject
-from opssight.services.upsert import upsert_many
+from opssight.services.upsert import insert_new, upsert_many
 
 TOPIC = "kubernetes"
 PROBLEMS_TOPIC = "kubernetes.problems"
@@ -50,10 +50,12 @@ TABLES: dict[str, type[SQLModel]] = {
 
 
 def register(session: Session, name: str, server: str = "", *, is_demo: bool = False) -> None:
-    """Make sure the cluster has its row (a new one is ``syncing``), and commit."""
-    row = session.get(KubeCluster, name) or KubeCluster(name=name, state="syncing")
-    row.server, row.is_demo = server, is_demo
-    session.add(row)
+    """Make sure the cluster has its row (a new one is ``syncing``), and commit. Safe when
+    several workers register the same cluster at once."""
+    values = {"name": name, "server": server, "is_demo": is_demo}
+    fresh = {"state": "syncing", "checked_at": utcnow(), "resource_versions": {}}
+    insert_new(session, KubeCluster, {**values, **fresh}, keys=("name",))
+    session.execute(update(KubeCluster).where(col(KubeCluster.name) == name).values(**values))
     session.commit()
 
 
@@ -297,7 +299,8 @@ def apply(
 
 def recheck(session: Session, cluster: str, *, now: datetime | None = None) -> int:
     """Re-evaluate the pods still Pending (being unschedulable becomes a problem only after
-    ``OPSSIGHT_KUBE_PENDING_MINUTES``); returns how many problems opened or resolved."""
+    ``OPSSIGHT_KUBE_PENDING_MINUTES``) and re-record the cluster's connector (its last check);
+    returns how many problems opened or resolved."""
     now = now or utcnow()
     pending_after = timedelta(minutes=get_settings().kube_pending_minutes)
     pods = session.exec(
@@ -308,6 +311,9 @@ def recheck(session: Session, cluster: str, *, now: datetime | None = None) -> i
     session.commit()
     if changed:
         get_bus().publish(Event(topic=PROBLEMS_TOPIC, keys={"cluster": cluster}))
+    row = session.get(KubeCluster, cluster)
+    if row is not None:
+        record_connector(session, row)
     return changed
 
 

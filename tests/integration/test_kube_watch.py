@@ -225,6 +225,30 @@ def test_pod_logs_and_the_403_wording(replays: tuple) -> None:
     )
 
 
+def test_pod_logs_through_the_service(
+    replays: tuple, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prod, _, kubeconfig = replays
+    monkeypatch.setenv("OPSSIGHT_KUBECONFIG", str(kubeconfig))
+    get_settings.cache_clear()
+    prod.set_log(*CRASHLOOP, ["ready"])
+    assert clusters.pod_logs(session, "prod", *CRASHLOOP) == "ready\n"
+    with pytest.raises(kube.KubeError, match="no cluster named 'elsewhere' is configured"):
+        clusters.pod_logs(session, "elsewhere", *CRASHLOOP)
+    clusters.register(session, "demo-eks", is_demo=True)
+    with pytest.raises(kube.KubeError, match="the demo cluster has no logs"):
+        clusters.pod_logs(session, "demo-eks", *CRASHLOOP)
+
+
+def test_in_cluster_without_a_service_account_is_an_error_cluster() -> None:
+    [cluster] = kube.load_clusters(None, in_cluster=True)
+    assert (cluster.name, cluster.api) == ("in-cluster", None)
+    assert cluster.error is not None and cluster.error.startswith("in-cluster configuration:")
+    source = kube.ClusterSource(cluster)
+    source.start()
+    assert source.take(0.1) == [kube.Health("error", cluster.error)]
+
+
 def test_metrics_usage_when_served(replays: tuple, database_url: str) -> None:
     prod, _, kubeconfig = replays
     with sources(kubeconfig, database_url) as running:
