@@ -77,7 +77,9 @@ class Settings(BaseSettings):
     kube_metrics_interval_seconds: float = Field(default=30.0, gt=0)
     prometheus_url: str | None = None
     alertmanager_url: str | None = None
-    alertmanager_token: SecretStr | None = None
+    alertmanager_webhook_token: SecretStr | None = None
+    alertmanager_webhook_max_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    alert_eval_interval_seconds: float = Field(default=30.0, gt=0)
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_user: str | None = None
@@ -89,7 +91,7 @@ class Settings(BaseSettings):
         "redis_url", "secret_key", "admin_password", "github_client_id", "github_client_secret",
         "github_token", "github_webhook_secret", "kubeconfig", "kubernetes_service_host",
         "prometheus_url",
-        "alertmanager_url", "alertmanager_token", "smtp_host", "smtp_user", "smtp_password",
+        "alertmanager_url", "alertmanager_webhook_token", "smtp_host", "smtp_user", "smtp_password",
         "smtp_from", "slack_webhook_url", "demo", "github_repos", "github_org",
         "dora_deploy_workflows", "github_allowed_orgs", "github_app_id",
         "github_app_installation_id", "github_app_private_key", "github_app_private_key_file",
@@ -143,7 +145,9 @@ class Settings(BaseSettings):
     def _refuse_placeholder_secrets(self) -> Settings:
         if self.demo_enabled:
             return self
-        for name in ("secret_key", "admin_password", "github_webhook_secret"):
+        for name in (
+            "secret_key", "admin_password", "github_webhook_secret", "alertmanager_webhook_token"
+        ):  # fmt: skip
             value: SecretStr | None = getattr(self, name)
             if value is None:
                 continue

@@ -1,6 +1,7 @@
 """Every table, imported here so Alembic sees the whole schema."""
 
 from opssight.models.access import LoginFailure, RoleRule
+from opssight.models.alert import Alert, AlertRule, AlertTransition
 from opssight.models.audit import AuditLog
 from opssight.models.connector import ConnectorStatus
 from opssight.models.dora import DoraCause, DoraChange, DoraConfig, DoraDeployment
@@ -29,6 +30,9 @@ from opssight.models.team import Team, TeamMember
 from opssight.models.user import User, UserSession
 
 __all__ = [
+    "Alert",
+    "AlertRule",
+    "AlertTransition",
     "AuditLog",
     "ConnectorStatus",
     "Deployment",

@@ -1,4 +1,5 @@
-"""Incidents from GitHub issues: an issue counts while it carries the incident label.
+"""Incidents from GitHub issues (an issue counts while it carries the incident label) and from
+critical alerts (each firing episode of a critical alert is one incident).
 
 ``issue_changes`` maps one issue (a webhook ``issues`` delivery or an item of the REST issues
 listing) to the ``incident`` row it writes, like the ``services.pipelines`` ``*_changes``
@@ -7,17 +8,24 @@ the same rows with the same guard. Only issues that carry the label, or just los
 row; one that lost it or was deleted keeps its row with ``counted`` false, and the ``updated_at``
 guard keeps an older delivery arriving later from counting it again. ``resolved_at`` is the
 issue's ``closed_at`` (a reopened issue has none).
+
+``alert_changes`` maps a critical alert's firing episode to its incident (source "alert"):
+opened when it started firing, resolved when the alert resolved. Alerts belong to no
+repository, so DORA counts them when its report is not scoped to repositories or teams.
 """
 
 from __future__ import annotations
 
 from opssight.events import Event
-from opssight.models import Incident
+from opssight.models import Alert, Incident
+from opssight.models.base import utcnow
 from opssight.schemas import github as gh
 from opssight.services.dora_links import Link
 from opssight.services.pipelines import DEPLOYMENTS, Changes, Target, repository_changes
 
 SOURCE = "github-issue"
+ALERT_SOURCE = "alert"
+CRITICAL = "critical"
 INCIDENT = Target(Incident, ("source", "key"), unless_newer="updated_at")
 
 
@@ -56,3 +64,27 @@ def issue_changes(
     link = Link("incident", (SOURCE, values["key"]), repo.id)
     own = Changes(rows=[(INCIDENT, values)], events=[event], links=[link])
     return repository_changes(repo) + own
+
+
+def alert_changes(alert: Alert) -> Changes:
+    """The incident row of a critical alert's current firing episode (none for other alerts or
+    before it fires). Its key names the alert and the episode's firing time."""
+    if alert.severity.casefold() != CRITICAL or alert.firing_at is None:
+        return Changes()
+    resolved = alert.resolved_at if alert.state == "Resolved" else None
+    key = f"{alert.source}:{alert.fingerprint}:{alert.firing_at.isoformat()}"
+    values = {
+        "source": ALERT_SOURCE,
+        "key": key,
+        "repo_id": None,
+        "title": alert.name[:500],
+        "url": alert.generator_url
+        if alert.generator_url and len(alert.generator_url) <= 500
+        else None,
+        "created_at": alert.firing_at,
+        "resolved_at": resolved,
+        "updated_at": utcnow(),
+        "counted": True,
+    }
+    event = Event(topic=DEPLOYMENTS, keys={"incident": key})
+    return Changes(rows=[(INCIDENT, values)], events=[event])
