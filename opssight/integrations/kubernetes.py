@@ -187,8 +187,6 @@ def _status_message(exc: client.ApiException) -> str:
 
 def describe(exc: BaseException, server: str = "") -> KubeError:
     """Classify a failure: 401 unauthorized, 403 forbidden, connection/timeouts unreachable."""
-    if isinstance(exc, KubeError):
-        return exc
     if isinstance(exc, client.ApiException):
         status = exc.status or 0
         state: ClusterState = {401: "unauthorized", 403: "forbidden"}.get(status, "error")
@@ -440,7 +438,9 @@ class ClusterSource:
             resource_version=version or None,
             allow_watch_bookmarks=True,
             timeout_seconds=self.watch_timeout,
-            _request_timeout=self.cluster.timeouts(self.watch_timeout + 10),
+            _request_timeout=self.cluster.timeouts(
+                self.watch_timeout + self.cluster.request_timeout
+            ),
         )
         with self._lock:
             if self.stopped:  # stop() ran while this watch was connecting

@@ -197,6 +197,26 @@ def test_one_cluster_refused_or_down_while_the_other_stays_live(
         until(running, database_url, lambda s: state(s, "staging") == ("ok", None), timeout=15)
 
 
+def test_a_cluster_that_stops_answering_times_out(replays: tuple, database_url: str) -> None:
+    prod, staging, kubeconfig = replays
+    with sources(kubeconfig, database_url) as running:
+        until(running, database_url, lambda s: state(s, "staging") == ("ok", None))
+        staging.down(hang=True)  # noticed after the watch timeout plus the request timeout
+        until(running, database_url, lambda s: state(s, "staging")[0] == "unreachable", 15)
+        with db.session_scope(database_url) as session:
+            assert "timed out talking to" in (state(session, "staging")[1] or "")
+        [copy] = prod.add_copies("Pod", CRASHLOOP, 1)
+        until(running, database_url, lambda s: pods(s, "prod") == served(prod))
+        assert copy["metadata"]["uid"] in pods_uids(database_url)
+        staging.up()
+        until(running, database_url, lambda s: state(s, "staging") == ("ok", None), timeout=15)
+
+
+def pods_uids(url: str) -> set[str]:
+    with db.session_scope(url) as session:
+        return set(pods(session, "prod").values())
+
+
 def test_forbidden_kind_names_the_resource(replays: tuple, database_url: str) -> None:
     _, staging, kubeconfig = replays
     staging.set_status("/api/v1/events", 403, times=None)
