@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,6 +22,56 @@ MIN_SECRET_LENGTH = 32
 
 class ConfigError(Exception):
     """Bad configuration, reported as one line naming the variable."""
+
+
+@dataclass(frozen=True)
+class PrometheusSource:
+    """One Prometheus data source: its name, URL (no credentials) and optional credentials."""
+
+    name: str
+    url: str
+    basic_auth: tuple[str, str] | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+
+
+def _pairs(text: str | None) -> list[tuple[str | None, str]]:
+    """``a=x,b=y`` or ``x,y`` (or a mix): (name or None, value) per comma-separated item."""
+    items = []
+    for raw in (text or "").split(","):
+        name, sep, value = raw.strip().partition("=")
+        if not raw.strip():
+            continue
+        if sep and "://" not in name and "/" not in name:
+            items.append((name.strip(), value.strip()))
+        else:
+            items.append((None, raw.strip()))
+    return items
+
+
+def parse_prometheus_sources(urls: str | None, tokens: str | None) -> list[PrometheusSource]:
+    """``OPSSIGHT_PROMETHEUS_URL`` items (``name=url`` or a plain URL, named after its host;
+    ``user:password@`` in a URL is basic auth) with the bearer tokens of
+    ``OPSSIGHT_PROMETHEUS_TOKEN`` (``name=token`` pairs, or one token for every source)."""
+    by_name: dict[str | None, str] = dict(_pairs(tokens))
+    sources: list[PrometheusSource] = []
+    for name, url in _pairs(urls):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{url!r} is not an http(s) URL")
+        host = parts.hostname + (f":{parts.port}" if parts.port else "")
+        name = name or host
+        if not re.fullmatch(r"[\w.:-]{1,80}", name):
+            raise ValueError(f"source name {name!r}: use letters, digits, '.', ':', '_' or '-'")
+        if any(s.name == name for s in sources):
+            raise ValueError(f"source {name!r} is named twice")
+        auth = (unquote(parts.username), unquote(parts.password or "")) if parts.username else None
+        clean = urlunsplit((parts.scheme, host, parts.path.rstrip("/"), parts.query, ""))
+        token = by_name.get(name, by_name.get(None))
+        sources.append(PrometheusSource(name, clean, auth, token))
+    unknown = sorted(n for n in by_name if n is not None and n not in {s.name for s in sources})
+    if unknown:
+        raise ValueError(f"a token names no source: {', '.join(unknown)}")
+    return sources
 
 
 class Settings(BaseSettings):
@@ -76,6 +129,9 @@ class Settings(BaseSettings):
     kube_backoff_max_seconds: float = Field(default=30.0, gt=0)
     kube_metrics_interval_seconds: float = Field(default=30.0, gt=0)
     prometheus_url: str | None = None
+    prometheus_token: SecretStr | None = None
+    prometheus_timeout_seconds: float = Field(default=10.0, gt=0)
+    prometheus_refresh_seconds: float = Field(default=30.0, gt=0)
     alertmanager_url: str | None = None
     alertmanager_webhook_token: SecretStr | None = None
     alertmanager_webhook_max_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
@@ -90,7 +146,7 @@ class Settings(BaseSettings):
     @field_validator(
         "redis_url", "secret_key", "admin_password", "github_client_id", "github_client_secret",
         "github_token", "github_webhook_secret", "kubeconfig", "kubernetes_service_host",
-        "prometheus_url",
+        "prometheus_url", "prometheus_token",
         "alertmanager_url", "alertmanager_webhook_token", "smtp_host", "smtp_user", "smtp_password",
         "smtp_from", "slack_webhook_url", "demo", "github_repos", "github_org",
         "dora_deploy_workflows", "github_allowed_orgs", "github_app_id",
@@ -159,6 +215,20 @@ class Settings(BaseSettings):
                     f"{ENV_PREFIX}SECRET_KEY: needs at least {MIN_SECRET_LENGTH} characters"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _check_prometheus_sources(self) -> Settings:
+        try:
+            self.prometheus_sources  # noqa: B018 (parsed to validate)
+        except ValueError as exc:
+            raise ValueError(f"{ENV_PREFIX}PROMETHEUS_URL: {exc}") from None
+        return self
+
+    @property
+    def prometheus_sources(self) -> list[PrometheusSource]:
+        """The configured Prometheus data sources, in the order given."""
+        token = self.prometheus_token.get_secret_value() if self.prometheus_token else None
+        return parse_prometheus_sources(self.prometheus_url, token)
 
     @model_validator(mode="after")
     def _complete_github_app(self) -> Settings:

@@ -18,7 +18,7 @@ from opssight.demo import kubernetes as demo_kubernetes
 from opssight.jobs import github as github_job
 from opssight.jobs import kubernetes as kubernetes_job
 from opssight.jobs.leader import leadership
-from opssight.services import dora_links, ingest_writer, retention
+from opssight.services import dora_links, ingest_writer, metrics, retention
 from opssight.services.auth.passwords import bootstrap_admin
 from opssight.services.clusters import forget_demo as forget_demo_clusters
 from opssight.services.connectors import forget_demo
@@ -58,6 +58,10 @@ def enabled_jobs() -> list[Job]:
         jobs.append(Job("demo.github", interval, _in_session(github_feed)))
         kube_feed = demo_kubernetes.Feed(interval)
         jobs.append(Job("demo.kubernetes", interval, _in_session(kube_feed)))
+    if settings.prometheus_sources or settings.demo_enabled:
+        # each source's health on its connector, then open dashboards refresh their panels
+        poll = _in_session(metrics.poll)
+        jobs.append(Job("metrics.poll", settings.prometheus_refresh_seconds, poll))
     if (settings.github_token or settings.github_app) and (
         settings.repositories or settings.github_org
     ):

@@ -26,6 +26,7 @@ from opssight.models.kubernetes import (
     KubeRestart,
     KubeWorkload,
 )
+from opssight.models.metric import MetricPanel, MetricQuery
 from opssight.models.team import Team, TeamMember
 from opssight.models.user import User, UserSession
 
@@ -51,6 +52,8 @@ __all__ = [
     "KubeRestart",
     "KubeWorkload",
     "LoginFailure",
+    "MetricPanel",
+    "MetricQuery",
     "PullRequest",
     "Repository",
     "RoleRule",

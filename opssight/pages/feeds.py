@@ -7,11 +7,6 @@ from opssight.templates.shell import page
 from opssight.views.empty import empty_view
 
 
-@page(routes.METRICS)
-def metrics() -> rx.Component:
-    return empty_view("chart-line", "PromQL queries and charts over your Prometheus.", "Prometheus")
-
-
 @page(routes.ALERTS)
 def alerts() -> rx.Component:
     return empty_view(

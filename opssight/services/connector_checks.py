@@ -67,6 +67,19 @@ def prometheus_check(name: str, build_info: dict[str, Any], **common: Any) -> Co
     )
 
 
+def prometheus_down(name: str, error: str, since: datetime, **common: Any) -> ConnectorCheck:
+    """A source that could not be reached; ``since`` is when it first went down."""
+    return ConnectorCheck(
+        name=name,
+        kind="prometheus",
+        state="down",
+        detail=f"unreachable since {since:%Y-%m-%d %H:%M:%S} UTC",
+        error=error[:2000],
+        facts={"Down since": since.isoformat()},
+        **common,
+    )
+
+
 def alertmanager_check(name: str, alertmanagers: dict[str, Any], **common: Any) -> ConnectorCheck:
     data = PrometheusAlertmanagers.model_validate(alertmanagers).data
     active, dropped = len(data.activeAlertmanagers), len(data.droppedAlertmanagers)
