@@ -22,6 +22,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
+from tests.replay.kubernetes import KubeReplay, write_kubeconfig
 from tests.replay.oauth import OAuthProvider
 from tests.support import (
     ROOT,
@@ -54,6 +55,14 @@ class Server(NamedTuple):
     redis: RedisProcess
     log: Path
     github: OAuthProvider
+    cluster: KubeReplay  # the context "replay" of the server's kubeconfig
+
+
+@pytest.fixture(scope="session")
+def e2e_cluster() -> Iterator[KubeReplay]:
+    """A Kubernetes API server (replaying real payloads) the server watches live."""
+    with KubeReplay() as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="session")
@@ -88,6 +97,7 @@ def server(
     migrated_postgres: str,
     e2e_redis: RedisProcess,
     e2e_github: OAuthProvider,
+    e2e_cluster: KubeReplay,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Server]:
     port = free_port()
@@ -102,6 +112,7 @@ def server(
         avatar_url=f"{url}/logo.svg",
     )
     data_dir = tmp_path_factory.mktemp("server-data")
+    kubeconfig = write_kubeconfig(data_dir / "kubeconfig", {"replay": e2e_cluster})
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPSSIGHT_")}
     opssight_env = {
         "OPSSIGHT_DATABASE_URL": migrated_postgres,
@@ -119,6 +130,7 @@ def server(
         "OPSSIGHT_GITHUB_URL": e2e_github.url,
         "OPSSIGHT_GITHUB_API_URL": e2e_github.api_url,
         "OPSSIGHT_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "OPSSIGHT_KUBECONFIG": str(kubeconfig),
     }
     env.update(opssight_env, GRANIAN_WORKERS="2")
     log = data_dir / "server.log"
@@ -142,7 +154,7 @@ def server(
         )
     try:
         _wait_until_serving(url, process, log)
-        yield Server(url, opssight_env, e2e_redis, log, e2e_github)
+        yield Server(url, opssight_env, e2e_redis, log, e2e_github, e2e_cluster)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
