@@ -5,14 +5,17 @@ The cluster ``demo-eks`` has the two EKS nodes of honeycomb's NodeList, kdash's 
 pods (scheduled ones re-placed on those nodes), events and node metrics (renamed to those
 nodes), and nri-kubernetes' pod in CrashLoopBackOff. Each pass after the first replays the next
 event of kubeclient's pod watch stream (ADDED, MODIFIED, DELETED, in turn by the time slot), so
-the demo is deterministic and a restart lists the same objects again.
+the demo is deterministic and a restart lists the same objects again. The recordings come from
+clusters of several years; each one's timestamps are shifted together so that its latest is a
+minute ago (ages and "since" read as on a live cluster, their order and spacing kept).
 """
 
 from __future__ import annotations
 
 import copy
 import itertools
-from datetime import datetime
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session
@@ -39,6 +42,38 @@ CRASHLOOP = (
 )
 WATCH_STREAM = "kubeclient.watch-stream.pods.jsonl"
 VERSION = "1"
+STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
+LATEST_AGO = timedelta(minutes=1)
+
+
+def _stamps(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _stamps(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _stamps(v)]
+    return [value] if isinstance(value, str) and STAMP.match(value) else []
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def _shifted(value: Any, delta: timedelta) -> Any:
+    if isinstance(value, dict):
+        return {k: _shifted(v, delta) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shifted(v, delta) for v in value]
+    if isinstance(value, str) and STAMP.match(value):
+        return (_parse(value) + delta).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value
+
+
+def restamped(items: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """``items`` with every RFC 3339 timestamp moved so that the latest is ``LATEST_AGO`` ago."""
+    stamps = _stamps(items)
+    if not stamps:
+        return items
+    return _shifted(items, now - LATEST_AGO - max(_parse(s) for s in stamps))
 
 
 def _items(name: str) -> list[dict[str, Any]]:
@@ -49,10 +84,10 @@ def _nodes() -> list[dict[str, Any]]:
     return _items("honeycomb.nodelist.eks.json")
 
 
-def _pods(node_names: list[str]) -> list[dict[str, Any]]:
+def _pods(node_names: list[str], now: datetime) -> list[dict[str, Any]]:
     recording, name = CRASHLOOP
     crashloop = next(p for p in _items(recording) if p["metadata"]["name"] == name)
-    pods = [*_items("kdash.pods.list.yaml"), crashloop]
+    pods = [*restamped(_items("kdash.pods.list.yaml"), now), *restamped([crashloop], now)]
     placed = itertools.cycle(node_names)
     for pod in pods:
         if pod["spec"].get("nodeName"):
@@ -67,20 +102,22 @@ def _node_metrics(node_names: list[str]) -> list[dict[str, Any]]:
     return metrics
 
 
-def listing() -> list[Change]:
+def listing(now: datetime) -> list[Change]:
     """The demo cluster's full state, as the lists of a live cluster report it."""
-    nodes = _nodes()
+    nodes = restamped(_nodes(), now)
     names = [n["metadata"]["name"] for n in nodes]
-    changes: list[Change] = [Listed("Node", nodes, VERSION), Listed("Pod", _pods(names), VERSION)]
-    changes += [Listed(kind, _items(name), VERSION) for kind, name in LISTS.items()]
+    pods = _pods(names, now)
+    changes: list[Change] = [Listed("Node", nodes, VERSION), Listed("Pod", pods, VERSION)]
+    changes += [Listed(kind, restamped(_items(name), now), VERSION) for kind, name in LISTS.items()]
     return [*changes, Usage(_node_metrics(names), None), Health("ok")]
 
 
-def watch_event(slot: int) -> Watched:
+def watch_event(slot: int, now: datetime) -> Watched:
     """The recorded watch stream's event for a time slot (the stream, over and over)."""
     stream = load(f"kubernetes.{WATCH_STREAM}")
     event = copy.deepcopy(stream[slot % len(stream)])
-    return Watched("Pod", event["type"], event["object"], str(slot))
+    (shown,) = restamped([event["object"]], now)
+    return Watched("Pod", event["type"], shown, str(slot))
 
 
 class Feed:
@@ -93,13 +130,13 @@ class Feed:
 
     def __call__(self, session: Session, now: datetime | None = None) -> int:
         """Apply this pass's changes; returns how many."""
+        now = now or utcnow()
         if not self.listed:
             clusters.register(session, CLUSTER, SERVER, is_demo=True)
-            changes = listing()
+            changes = listing(now)
             self.listed = True
         else:
-            slot = int((now or utcnow()).timestamp() // self.interval)
-            changes = [watch_event(slot)]
+            changes = [watch_event(int(now.timestamp() // self.interval), now)]
         clusters.apply(session, CLUSTER, changes, now=now)
         clusters.recheck(session, CLUSTER, now=now)
         return len(changes)

@@ -3,7 +3,7 @@ the same service as a live cluster; labelled demo; deterministic."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
 
@@ -57,3 +57,19 @@ def test_a_restart_lists_the_same_objects(session: Session) -> None:
     assert len(kube_queries.problems(session)) == len(kube_queries.problems(session, "demo-eks"))
     assert clusters.forget_demo(session) == 1
     assert kube_queries.clusters(session) == []
+
+
+def test_recorded_times_read_as_recent(session: Session) -> None:
+    """Recordings from 2020-2026 are shifted together: the latest stamp of each is a minute old,
+    their spacing kept."""
+    now = at(SLOT)
+    demo.Feed(INTERVAL)(session, now=now)
+    crash = next(p for p in kube_queries.problems(session) if p.name == "e2e-container-creating")
+    assert timedelta(0) <= now - crash.since <= timedelta(days=1)
+    pods = kube_queries.list_pods(session, KubeFilter(page_size=200)).rows
+    assert max(p.created_at for p in pods if p.created_at) <= now
+    recorded = demo._items("kdash.pods.list.yaml")
+    shifted = demo.restamped(recorded, now)
+    first, second = (p["metadata"]["creationTimestamp"] for p in recorded[:2])
+    moved = [p["metadata"]["creationTimestamp"] for p in shifted[:2]]
+    assert demo._parse(moved[1]) - demo._parse(moved[0]) == demo._parse(second) - demo._parse(first)
