@@ -19,6 +19,7 @@ from opssight.jobs import github as github_job
 from opssight.jobs import kubernetes as kubernetes_job
 from opssight.jobs.leader import leadership
 from opssight.services import dora_links, ingest_writer, metrics, retention
+from opssight.services.alerting import evaluator
 from opssight.services.auth.passwords import bootstrap_admin
 from opssight.services.clusters import forget_demo as forget_demo_clusters
 from opssight.services.connectors import forget_demo
@@ -50,6 +51,10 @@ def enabled_jobs() -> list[Job]:
         Job("dora.links", DORA_LINKS_SECONDS, _in_session(dora_links.ensure)),
         # old webhook delivery ids and ETags, deleted in small batches
         Job("retention", RETENTION_SECONDS, _in_session(retention.prune)),
+        # OpsSight's alert rules, then each Prometheus source's own rules and alerts
+        Job(
+            "alerts.evaluate", settings.alert_eval_interval_seconds, _in_session(evaluator.run_pass)
+        ),
     ]
     if settings.demo_enabled:
         interval = settings.demo_interval_seconds
