@@ -27,7 +27,7 @@ from opssight.models.kubernetes import (
     KubeWorkload,
 )
 from opssight.models.metric import MetricPanel, MetricQuery
-from opssight.models.team import Team, TeamMember
+from opssight.models.team import Team, TeamMember, TeamNamespace
 from opssight.models.user import User, UserSession
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "RoleRule",
     "Team",
     "TeamMember",
+    "TeamNamespace",
     "User",
     "UserSession",
     "WebhookDelivery",

@@ -99,7 +99,7 @@ def _rules() -> rx.Component:
 def _teams() -> rx.Component:
     return rx.vstack(
         _table(
-            ["Team", "Name", "Source", "Members", "Repositories", ""],
+            ["Team", "Name", "Source", "Members", "Owns", ""],
             AdminState.teams,
             lambda t: [
                 rx.table.cell(t["slug"]),
@@ -142,6 +142,16 @@ def _teams() -> rx.Component:
                 wrap="wrap",
             ),
             on_submit=AdminState.assign_repository,
+        ),
+        rx.form(
+            rx.hstack(
+                rx.select(AdminState.namespaces, name="namespace", placeholder="cluster/namespace"),
+                rx.select(AdminState.team_choices, name="team", placeholder="Team"),
+                rx.button("Assign namespace", type="submit"),
+                spacing="2",
+                wrap="wrap",
+            ),
+            on_submit=AdminState.assign_namespace,
         ),
         spacing="3",
         width="100%",

@@ -26,10 +26,12 @@ T = TypeVar("T")
 
 
 class KubeFilter(BaseModel):
-    """A table's scope: one cluster (or all), one namespace (or all), a search, a page."""
+    """A table's scope: one cluster (or all), one namespace (or all), one team's namespaces (or
+    all), a search, a page."""
 
     cluster: str = ""
     namespace: str = ""
+    team: str = ""  # a team's slug
     search: str = Field(default="", max_length=200)
     page: int = Field(default=1, ge=1)
     page_size: int = Field(default=PAGE_SIZE, ge=1, le=200)

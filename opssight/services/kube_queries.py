@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, or_, true, union
+from sqlalchemy import Select, func, or_, true, tuple_, union
 from sqlmodel import Session, SQLModel, col, select
 
 from opssight.models.dora import DoraDeployment
@@ -24,6 +24,7 @@ from opssight.models.kubernetes import (
     KubeProblem,
     KubeWorkload,
 )
+from opssight.models.team import Team, TeamNamespace
 from opssight.schemas.kubernetes import (
     ClusterSummary,
     EventRow,
@@ -51,11 +52,21 @@ DETAIL_EVENTS = 50
 SHA = re.compile(r"^[0-9a-f]{7,40}$")
 
 
+def _team_namespaces(team: str) -> Select:
+    return (
+        select(TeamNamespace.cluster, TeamNamespace.namespace)
+        .join(Team, Team.id == TeamNamespace.team_id)
+        .where(Team.slug == team)
+    )
+
+
 def _scoped(query: Select, model: type[SQLModel], f: KubeFilter) -> Select:
     if f.cluster:
         query = query.where(model.cluster == f.cluster)
     if f.namespace:
         query = query.where(model.namespace == f.namespace)
+    if f.team:
+        query = query.where(tuple_(model.cluster, model.namespace).in_(_team_namespaces(f.team)))
     return query
 
 
@@ -146,14 +157,20 @@ def clusters(session: Session) -> list[ClusterSummary]:
     return summaries
 
 
-def namespaces(session: Session, cluster: str = "") -> list[str]:
-    """Namespaces that hold pods or workloads (of one cluster, or of all)."""
+def cluster_namespaces(session: Session, cluster: str = "") -> list[tuple[str, str]]:
+    """(cluster, namespace) of the namespaces that hold pods or workloads."""
     queries = [
-        select(model.namespace).where(model.cluster == cluster if cluster else true())
+        select(model.cluster, model.namespace).where(
+            model.cluster == cluster if cluster else true()
+        )
         for model in (KubePod, KubeWorkload)
     ]
-    found = session.exec(union(*queries)).all()
-    return sorted({name for (name,) in found if name})
+    return sorted({(c, n) for c, n in session.exec(union(*queries)).all() if n})
+
+
+def namespaces(session: Session, cluster: str = "") -> list[str]:
+    """Namespaces that hold pods or workloads (of one cluster, or of all)."""
+    return sorted({n for _, n in cluster_namespaces(session, cluster)})
 
 
 def list_nodes(session: Session, cluster: str = "") -> list[NodeRow]:
@@ -312,12 +329,11 @@ def last_deploy(session: Session, image: str | None) -> tuple[str, Any] | None:
 
 
 def problems(
-    session: Session, cluster: str = "", include_resolved: bool = False
+    session: Session, cluster: str = "", include_resolved: bool = False, team: str = ""
 ) -> list[ProblemRow]:
-    """Open problems (and resolved ones when asked), open first, newest first."""
-    query = select(KubeProblem)
-    if cluster:
-        query = query.where(KubeProblem.cluster == cluster)
+    """Open problems (and resolved ones when asked), open first, newest first; with ``team``,
+    only those in the team's namespaces."""
+    query = _scoped(select(KubeProblem), KubeProblem, KubeFilter(cluster=cluster, team=team))
     if not include_resolved:
         query = query.where(col(KubeProblem.resolved_at).is_(None))
     query = query.order_by(

@@ -1,7 +1,9 @@
-"""Teams: imported from GitHub at sign-in or made by an admin; they own repositories.
+"""Teams: imported from GitHub at sign-in or made by an admin; they own repositories and
+Kubernetes namespaces.
 
 A team's slug is ``org/team-slug`` for GitHub teams and the admin's choice for local ones.
-A repository's team is ``Repository.team`` (the slug), which the team filters read.
+A repository's team is ``Repository.team`` (the slug); a namespace's is its ``TeamNamespace``
+row. The team filters of the pages read them.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import re
 from sqlalchemy import delete, func
 from sqlmodel import Session, select
 
-from opssight.models import Repository, Team, TeamMember, User
+from opssight.models import Repository, Team, TeamMember, TeamNamespace, User
 from opssight.schemas.identity import GitHubIdentity
 from opssight.services import audit
 
@@ -23,7 +25,7 @@ class TeamError(ValueError):
 
 
 def list_teams(session: Session) -> list[tuple[Team, int, list[str]]]:
-    """Every team with its member count and repositories."""
+    """Every team with its member count and what it owns (repositories, cluster/namespace)."""
     members = dict(
         session.exec(select(TeamMember.team_id, func.count()).group_by(TeamMember.team_id)).all()
     )
@@ -32,6 +34,12 @@ def list_teams(session: Session) -> list[tuple[Team, int, list[str]]]:
         select(Repository.full_name, Repository.team).where(Repository.team.is_not(None))
     ):
         repos.setdefault(team, []).append(name)
+    for cluster, namespace, slug in session.exec(
+        select(TeamNamespace.cluster, TeamNamespace.namespace, Team.slug).join(
+            Team, Team.id == TeamNamespace.team_id
+        )
+    ):
+        repos.setdefault(slug, []).append(f"{cluster}/{namespace}")
     return [
         (team, members.get(team.id, 0), sorted(repos.get(team.slug, [])))
         for team in session.exec(select(Team).order_by(Team.slug))
@@ -49,16 +57,23 @@ def teams_of(session: Session, user_id: int) -> list[str]:
     return list(session.exec(query))
 
 
+def owning_teams(session: Session) -> list[str]:
+    """Slugs of the teams that own something (a repository or a namespace)."""
+    repos = select(Repository.team).where(Repository.team.is_not(None))
+    namespaces = select(Team.slug).join(TeamNamespace, TeamNamespace.team_id == Team.id)
+    return sorted({slug for (slug,) in session.exec(repos.union(namespaces)).all()})
+
+
+def namespace_teams(session: Session) -> list[str]:
+    """Slugs of the teams that own a Kubernetes namespace."""
+    query = select(Team.slug).join(TeamNamespace, TeamNamespace.team_id == Team.id).distinct()
+    return sorted(session.exec(query).all())
+
+
 def default_team(session: Session, user_id: int) -> str:
-    """The team a person's pages open on: their first team that owns a repository, else none."""
-    owning = select(Repository.team).where(Repository.team.is_not(None)).distinct()
-    query = (
-        select(Team.slug)
-        .join(TeamMember, TeamMember.team_id == Team.id)
-        .where(TeamMember.user_id == user_id, Team.slug.in_(owning))
-        .order_by(Team.slug)
-    )
-    return session.exec(query).first() or ""
+    """The team a person's pages open on: their first team that owns something, else none."""
+    owning = set(owning_teams(session))
+    return next((t for t in teams_of(session, user_id) if t in owning), "")
 
 
 def import_github_teams(session: Session, *, user: User, identity: GitHubIdentity) -> None:
@@ -109,6 +124,7 @@ def delete_team(session: Session, *, actor: User, team_id: int) -> None:
         repo.team = None
     session.add_all(repos)
     session.exec(delete(TeamMember).where(TeamMember.team_id == team.id))
+    session.exec(delete(TeamNamespace).where(TeamNamespace.team_id == team.id))
     _audit(session, actor, "team.delete", team, {"slug": team.slug, "name": team.name}, None)
     session.delete(team)
     session.commit()
@@ -160,6 +176,35 @@ def assign_repository(
     )
     repo.team = slug
     session.add(repo)
+    session.commit()
+
+
+def assign_namespace(
+    session: Session, *, actor: User, cluster: str, namespace: str, team_id: int | None
+) -> None:
+    """Give a cluster's namespace to a team (None: to no team)."""
+    cluster, namespace = cluster.strip(), namespace.strip()
+    if not cluster or not namespace:
+        raise TeamError("Choose a cluster and a namespace.")
+    slug = _team(session, team_id).slug if team_id is not None else None
+    row = session.get(TeamNamespace, (cluster, namespace))
+    before = _team(session, row.team_id).slug if row is not None else None
+    if before == slug:
+        return
+    if row is not None:
+        session.delete(row)
+        session.flush()
+    if team_id is not None:
+        session.add(TeamNamespace(cluster=cluster, namespace=namespace, team_id=team_id))
+    audit.record(
+        session,
+        actor=actor,
+        action="namespace.team",
+        target_type="namespace",
+        target_id=f"{cluster}/{namespace}",
+        before={"team": before},
+        after={"team": slug},
+    )
     session.commit()
 
 

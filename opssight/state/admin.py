@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from opssight import db
 from opssight.models import Repository, User
-from opssight.services import teams, users
+from opssight.services import kube_queries, teams, users
 from opssight.services.auth import rules, sessions
 from opssight.services.auth.rbac import ROLES
 from opssight.services.teams import TeamError
@@ -75,6 +75,7 @@ def _snapshot(session: Session) -> dict[str, Any]:
         "repositories": list(
             session.exec(select(Repository.full_name).order_by(Repository.full_name))
         ),
+        "namespaces": [f"{c}/{n}" for c, n in kube_queries.cluster_namespaces(session)],
     }
 
 
@@ -109,6 +110,7 @@ class AdminState(rx.State):
     teams: list[dict[str, str]] = []
     sessions: list[dict[str, str]] = []
     repositories: list[str] = []
+    namespaces: list[str] = []  # "cluster/namespace"
     roles: list[str] = list(ROLES)
 
     @rx.var
@@ -119,6 +121,7 @@ class AdminState(rx.State):
         data = await asyncio.to_thread(_read)
         self.users, self.rules, self.teams = data["users"], data["rules"], data["teams"]
         self.sessions, self.repositories = data["sessions"], data["repositories"]
+        self.namespaces = data["namespaces"]
         self.loaded = True
 
     async def _apply(self, action: Callable[[Session, User], object], done: str):
@@ -227,6 +230,20 @@ class AdminState(rx.State):
                 s, actor=actor, full_name=full_name, team_id=tid
             ),
             "Repository assigned.",
+        )
+
+    @rx.event
+    @protected("admin")
+    async def assign_namespace(self, form: dict[str, Any]):
+        # a namespace never holds "/", a kubeconfig context name may
+        cluster, _, namespace = str(form.get("namespace", "")).rpartition("/")
+        team = str(form.get("team", NO_TEAM))
+        tid = None if team == NO_TEAM else self._team_id(team)
+        return await self._apply(
+            lambda s, actor: teams.assign_namespace(
+                s, actor=actor, cluster=cluster, namespace=namespace, team_id=tid
+            ),
+            "Namespace assigned.",
         )
 
     def _team_id(self, slug: str) -> int:

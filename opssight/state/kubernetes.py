@@ -15,12 +15,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from opssight import db
 from opssight.integrations.kubernetes import KubeError
 from opssight.schemas import kubernetes as k
-from opssight.services import clusters
+from opssight.services import clusters, teams
 from opssight.services import kube_queries as q
 from opssight.state.formatting import ago, bytes_iec, cores, when
 from opssight.state.inputs import ALL, single
 from opssight.state.live import live_view
 from opssight.state.session import caller, protected
+from opssight.state.team_scope import callers_team
 
 log = structlog.get_logger(__name__)
 
@@ -37,6 +38,7 @@ class Params(NamedTuple):
 class KubeData(BaseModel):
     clusters: list[k.ClusterSummary]
     namespaces: list[str]
+    teams: list[str]
     problems: list[k.ProblemRow]
     page: k.Page[Any]
     detail: k.PodDetail | None
@@ -57,10 +59,16 @@ def _fetch(params: Params) -> KubeData:
         return KubeData(
             clusters=q.clusters(session),
             namespaces=q.namespaces(session, f.cluster),
-            problems=q.problems(session, f.cluster),
+            teams=teams.namespace_teams(session),
+            problems=q.problems(session, f.cluster, team=f.team),
             page=page,
             detail=q.pod_detail(session, *params.pod) if params.pod else None,
         )
+
+
+def _namespace_teams() -> list[str]:
+    with db.session_scope() as session:
+        return teams.namespace_teams(session)
 
 
 def _logs(pod: dict[str, str], container: str, previous: bool) -> str:
@@ -180,12 +188,14 @@ def _pod_state(row: k.PodRow) -> str:
 class KubernetesState(rx.State):
     cluster: str = ""
     namespace: str = ""
+    team: str = ""
     search: str = ""
     tab: str = "pods"
     page: int = 1
     clusters: list[dict[str, str]] = []
     cluster_names: list[str] = []
     namespaces: list[str] = []
+    teams: list[str] = []
     problems: list[dict[str, str]] = []
     rows: list[dict[str, str]] = []
     total: int = 0
@@ -202,7 +212,11 @@ class KubernetesState(rx.State):
     def _params(self) -> Params:
         pod = (self.pod["cluster"], self.pod["namespace"], self.pod["name"]) if self.pod else None
         query = k.KubeFilter(
-            cluster=self.cluster, namespace=self.namespace, search=self.search, page=self.page
+            cluster=self.cluster,
+            namespace=self.namespace,
+            team=self.team,
+            search=self.search,
+            page=self.page,
         )
         return Params(query, self.tab if self.tab in TABS else "pods", pod)
 
@@ -216,7 +230,7 @@ class KubernetesState(rx.State):
     def _apply(self, data: KubeData) -> None:
         self.clusters = [_cluster_cells(c) for c in data.clusters]
         self.cluster_names = [c.name for c in data.clusters]
-        self.namespaces = data.namespaces
+        self.namespaces, self.teams = data.namespaces, data.teams
         self.problems = [_problem_cells(p) for p in data.problems]
         self.rows = [_row_cells(self.tab, r) for r in data.page.rows]
         self.total, self.pages = data.page.total, data.page.pages
@@ -263,7 +277,17 @@ class KubernetesState(rx.State):
     @rx.event
     @protected("read")
     async def load(self) -> None:
+        """The first visit opens on the person's own team (when it owns namespaces)."""
         self.can_read_logs = "write" in caller().permissions
+        if not self.loaded:
+            team = await callers_team()
+            self.team = team if team in await asyncio.to_thread(_namespace_teams) else ""
+        await self._reload()
+
+    @rx.event
+    @protected("read")
+    async def choose_team(self, value: str) -> None:
+        self.team, self.page = ("" if value == ALL else value[:200]), 1
         await self._reload()
 
     @rx.event

@@ -6,6 +6,7 @@ import reflex as rx
 
 from opssight.components.cards import panel
 from opssight.components.status import demo_badge, status_badge
+from opssight.components.tables import rows_table
 from opssight.state.inputs import ALL
 from opssight.state.kubernetes import KubernetesState as K
 
@@ -61,22 +62,13 @@ def clusters() -> rx.Component:
     )
 
 
-def _table(headers: list[str], rows, cells, **props) -> rx.Component:
-    return rx.table.root(
-        rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in headers])),
-        rx.table.body(rx.foreach(rows, lambda r: rx.table.row(*cells(r), **props))),
-        width="100%",
-        size="1",
-    )
-
-
 def problems() -> rx.Component:
     return panel(
         rx.vstack(
             rx.heading("Problems", size="4", class_name="os-heading"),
             rx.cond(
                 K.problems.length() > 0,
-                _table(
+                rows_table(
                     ["Problem", "Object", "Namespace", "Cluster", "Why", "Since", "Last deploy"],
                     K.problems,
                     lambda p: [
@@ -122,6 +114,15 @@ def filters() -> rx.Component:
             on_change=K.choose_cluster,
             aria_label="Cluster",
         ),
+        rx.cond(
+            K.teams.length() > 0,
+            rx.select(
+                rx.Var.create([ALL]) + K.teams,
+                value=rx.cond(K.team == "", ALL, K.team),
+                on_change=K.choose_team,
+                aria_label="Team",
+            ),
+        ),
         rx.select(
             rx.Var.create([ALL]) + K.namespaces,
             value=rx.cond(K.namespace == "", ALL, K.namespace),
@@ -146,7 +147,7 @@ def filters() -> rx.Component:
 
 
 def _pods():
-    return _table(
+    return rows_table(
         ["Pod", "Namespace", "Status", "Ready", "Restarts", "Node", "Age", "Cluster"],
         K.rows,
         lambda r: [
@@ -168,7 +169,7 @@ def _pods():
 
 
 def _workloads():
-    return _table(
+    return rows_table(
         ["Workload", "Kind", "Namespace", "Ready", "Rollout", "Images", "Age", "Cluster"],
         K.rows,
         lambda r: [
@@ -186,7 +187,7 @@ def _workloads():
 
 
 def _nodes():
-    return _table(
+    return rows_table(
         ["Node", "Status", "Roles", "Version", "CPU", "Memory", "Pods", "Age", "Cluster"],
         K.rows,
         lambda r: [
@@ -205,7 +206,7 @@ def _nodes():
 
 
 def _events(rows=K.rows):
-    return _table(
+    return rows_table(
         ["Object", "Namespace", "Reason", "Message", "Count", "Last seen", "Cluster"],
         rows,
         lambda r: [
@@ -309,7 +310,7 @@ def pod_detail() -> rx.Component:
                     size="2",
                 ),
                 rx.text(K.pod["labels"], size="1", color_scheme="gray"),
-                _table(
+                rows_table(
                     ["Container", "Image", "State", "Ready", "Restarts", "Last termination", ""],
                     K.containers,
                     _container,

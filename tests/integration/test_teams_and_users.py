@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, select
 
+from opssight.demo import kubernetes as kube_demo
 from opssight.models import AuditLog, Repository, RoleRule, Team, TeamMember, User
+from opssight.models.base import utcnow
 from opssight.schemas.identity import GitHubAccount, GitHubIdentity, GitHubOrg, GitHubTeam
-from opssight.services import audit, teams, users
+from opssight.schemas.kubernetes import KubeFilter
+from opssight.services import audit, clusters, kube_queries, teams, users
 from opssight.services.auth import rules, sessions
 
 
@@ -147,3 +150,35 @@ def test_audit_search_filters(session: Session) -> None:
     assert audit.search(session, target="web_")[1] == 1  # "_" is literal, not a wildcard
     entries, total = audit.search(session, limit=1, offset=1)
     assert total == 3 and len(entries) == 1 and entries[0].target_id == "web"
+
+
+def test_namespaces_belong_to_teams_and_scope_the_kubernetes_views(session: Session) -> None:
+    admin, mona = person(session, "root", "admin"), person(session, "mona")
+    clusters.register(session, "prod", "https://prod.invalid")
+    clusters.apply(session, "prod", kube_demo.listing(utcnow()))
+    team = teams.create_team(session, actor=admin, slug="scrapers", name="Scrapers")
+    teams.set_member(session, actor=admin, team_id=team.id, login="mona", member=True)
+    assert teams.default_team(session, mona.id) == ""  # the team owns nothing yet
+    teams.assign_namespace(
+        session, actor=admin, cluster="prod", namespace="scraper", team_id=team.id
+    )
+    assert teams.namespace_teams(session) == ["scrapers"]
+    assert teams.default_team(session, mona.id) == "scrapers"
+    [(_, _, owns)] = teams.list_teams(session)
+    assert owns == ["prod/scraper"]
+
+    scoped = kube_queries.list_pods(session, KubeFilter(team="scrapers"))
+    assert scoped.total > 0 and {p.namespace for p in scoped.rows} == {"scraper"}
+    assert kube_queries.list_pods(session, KubeFilter()).total > scoped.total
+    assert {p.namespace for p in kube_queries.problems(session, team="scrapers")} == {"scraper"}
+    assert kube_queries.list_workloads(session, KubeFilter(team="nobody")).total == 0
+
+    teams.assign_namespace(session, actor=admin, cluster="prod", namespace="scraper", team_id=None)
+    assert kube_queries.list_pods(session, KubeFilter(team="scrapers")).total == 0
+    entries = session.exec(select(AuditLog).where(AuditLog.action == "namespace.team")).all()
+    assert [(e.before, e.after) for e in entries] == [
+        ({"team": None}, {"team": "scrapers"}),
+        ({"team": "scrapers"}, {"team": None}),
+    ]
+    with pytest.raises(teams.TeamError, match="namespace"):
+        teams.assign_namespace(session, actor=admin, cluster="prod", namespace=" ", team_id=None)
