@@ -19,6 +19,7 @@ from opssight import db
 from opssight.api.webhooks import BodyTooLarge, read_body
 from opssight.config import get_settings
 from opssight.schemas.alerting import AlertmanagerPayload
+from opssight.services import connectors
 from opssight.services.alerting import alertmanager, history
 from opssight.telemetry import WEBHOOK_DELIVERIES
 
@@ -34,6 +35,7 @@ def _answer(status: int, result: str, detail: str, **headers: str) -> JSONRespon
 def _store(payload: AlertmanagerPayload) -> int:
     with db.session_scope() as session:
         changed, events = alertmanager.store(session, payload)
+        connectors.record_check(session, alertmanager.receipt_check(payload))
     history.publish(events)
     return changed
 

@@ -2,6 +2,7 @@
 
 from opssight.pages import (
     admin,
+    alerts,
     audit,
     dora,
     feeds,
@@ -15,6 +16,7 @@ from opssight.pages import (
 
 __all__ = [
     "admin",
+    "alerts",
     "audit",
     "dora",
     "feeds",

@@ -7,13 +7,6 @@ from opssight.templates.shell import page
 from opssight.views.empty import empty_view
 
 
-@page(routes.ALERTS)
-def alerts() -> rx.Component:
-    return empty_view(
-        "bell-ring", "Firing and resolved alerts, their history and notifications.", "alert"
-    )
-
-
 @page(routes.AUTOMATION)
 def automation() -> rx.Component:
     return empty_view("bot", "Ansible playbook runs, hosts and task results.", "Ansible")

@@ -5,7 +5,13 @@ import reflex as rx
 from opssight import routes
 from opssight.state.overview import OverviewState
 from opssight.templates.shell import page
-from opssight.views.overview import connector_cards, demo_notice, pipelines_card, stored_counts
+from opssight.views.overview import (
+    alerts_card,
+    connector_cards,
+    demo_notice,
+    pipelines_card,
+    stored_counts,
+)
 
 
 @page(routes.OVERVIEW, on_load=[OverviewState.load])
@@ -18,6 +24,7 @@ def overview() -> rx.Component:
         ),
         connector_cards(),
         pipelines_card(),
+        alerts_card(),
         stored_counts(),
         spacing="6",
         width="100%",

@@ -9,6 +9,7 @@ from sqlalchemy import func
 from sqlmodel import Session, SQLModel, select
 
 from opssight.models import (
+    AlertTransition,
     AuditLog,
     ConnectorStatus,
     Deployment,
@@ -23,6 +24,7 @@ from opssight.models import (
 )
 from opssight.models.base import utcnow
 from opssight.services import kube_queries
+from opssight.services.alerting import queries as alert_queries
 from opssight.services.connectors import list_connectors
 
 # (label, table) pairs counted on the Overview; each integration adds its own tables here.
@@ -34,6 +36,7 @@ STORED_OBJECTS: list[tuple[str, type[SQLModel]]] = [
     ("Deployments", Deployment),
     ("Kubernetes pods", KubePod),
     ("Metric panels", MetricPanel),
+    ("Alert state changes", AlertTransition),
     ("Webhook deliveries", WebhookDelivery),
     ("Users", User),
     ("Sessions", UserSession),
@@ -78,11 +81,20 @@ class KubernetesCard(BaseModel):
     open_problems: int = 0
 
 
+class AlertsCard(BaseModel):
+    """Alerts firing now by severity."""
+
+    critical: int = 0
+    warning: int = 0
+    other: int = 0
+
+
 class OverviewSummary(BaseModel):
     connectors: list[ConnectorCard]
     counts: list[CountCard]
     pipelines: PipelineCard
     kubernetes: KubernetesCard = KubernetesCard()
+    alerts: AlertsCard = AlertsCard()
 
     @property
     def demo(self) -> bool:
@@ -112,7 +124,14 @@ def overview(session: Session) -> OverviewSummary:
         counts=counts,
         pipelines=pipeline_card(session),
         kubernetes=kubernetes_card(session),
+        alerts=alerts_card(session),
     )
+
+
+def alerts_card(session: Session) -> AlertsCard:
+    firing = alert_queries.firing_by_severity(session)
+    critical, warning = firing.pop("critical", 0), firing.pop("warning", 0)
+    return AlertsCard(critical=critical, warning=warning, other=sum(firing.values()))
 
 
 def kubernetes_card(session: Session) -> KubernetesCard:

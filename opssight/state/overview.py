@@ -16,11 +16,12 @@ from opssight.state.session import protected
 log = structlog.get_logger(__name__)
 
 
-@live_view("connectors", "pipelines", "deployments")
+@live_view("connectors", "pipelines", "deployments", "alerts")
 class OverviewState(rx.State):
     connectors: list[dict[str, str]] = []
     counts: list[dict[str, str]] = []
     pipelines: dict[str, str] = {}
+    alerts: dict[str, str] = {}
     demo: bool = False
     loaded: bool = False
     error: str = ""
@@ -54,6 +55,12 @@ class OverviewState(rx.State):
             "running": f"{card.running:,}",
             "failed": f"{card.failed:,}",
             "success": "—" if card.success_rate is None else f"{card.success_rate:.0%}",
+        }
+        firing = summary.alerts
+        self.alerts = {
+            "critical": f"{firing.critical:,}",
+            "warning": f"{firing.warning:,}",
+            "other": f"{firing.other:,}",
         }
         self.demo = summary.demo
         self.loaded = True

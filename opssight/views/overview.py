@@ -85,6 +85,28 @@ def pipelines_card() -> rx.Component:
     )
 
 
+def alerts_card() -> rx.Component:
+    card = OverviewState.alerts
+    return rx.vstack(
+        rx.hstack(
+            rx.heading("Alerts firing", size="4", class_name="os-heading"),
+            rx.link("All alerts", href="/alerts", size="2"),
+            align="baseline",
+            spacing="3",
+        ),
+        rx.grid(
+            rx.box(stat_card("Critical", card["critical"]), data_count="firing-critical"),
+            rx.box(stat_card("Warning", card["warning"]), data_count="firing-warning"),
+            rx.box(stat_card("Other", card["other"]), data_count="firing-other"),
+            columns=rx.breakpoints(initial="2", md="4"),
+            spacing="4",
+            width="100%",
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
 def stored_counts() -> rx.Component:
     return rx.vstack(
         rx.heading("Stored objects", size="4", class_name="os-heading"),

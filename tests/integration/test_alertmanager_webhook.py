@@ -17,7 +17,7 @@ from sqlmodel import SQLModel, select
 from opssight import db
 from opssight.api import create_api
 from opssight.events import get_bus
-from opssight.models import Alert, AlertTransition, Incident, Repository
+from opssight.models import Alert, AlertTransition, ConnectorStatus, Incident, Repository
 from opssight.services.dora import dora_report
 from tests.support import reset_caches
 
@@ -53,13 +53,19 @@ def rows(database_url: str, model: type[SQLModel]) -> list[Any]:
         return list(session.exec(select(model).order_by(model.id)))
 
 
+def connector_rows(database_url: str) -> list[ConnectorStatus]:
+    with db.session_scope(database_url) as session:
+        return list(session.exec(select(ConnectorStatus).order_by(ConnectorStatus.name)))
+
+
 def count(database_url: str, model: type[SQLModel]) -> int:
     with db.session_scope(database_url) as session:
         return session.exec(select(func.count()).select_from(model)).one()
 
 
 def nothing_stored(database_url: str) -> bool:
-    return all(count(database_url, m) == 0 for m in (Alert, AlertTransition, Incident))
+    stored = (Alert, AlertTransition, Incident, ConnectorStatus)
+    return all(count(database_url, m) == 0 for m in stored)
 
 
 def critical(status: str, ends_at: str | None = None) -> dict[str, Any]:
@@ -96,6 +102,13 @@ async def test_recorded_firing_notification_is_stored(client, database_url):
     transitions = rows(database_url, AlertTransition)
     assert [(t.from_state, t.to_state) for t in transitions] == [("Normal", "Firing")] * 3
     assert count(database_url, Incident) == 0  # info alerts are no incidents
+    [connector] = connector_rows(database_url)
+    assert (connector.name, connector.state, connector.detail) == (
+        "alertmanager:webhook",
+        "ok",
+        "3 alert(s) from receiver whatever_promstack_with_resolve",
+    )
+    assert connector.facts["Alertmanager"] == "https://domain.com/promstack/alertmanager"
 
 
 async def test_repeated_notification_changes_nothing(client, database_url):

@@ -17,10 +17,12 @@ from sqlmodel import Session
 from opssight.events import Event
 from opssight.models.base import utcnow
 from opssight.schemas.alerting import AlertmanagerAlert, AlertmanagerPayload
+from opssight.schemas.connector import ConnectorCheck
 from opssight.services.alerting import history
 from opssight.services.alerting.states import Snapshot, State
 
 SOURCE = "alertmanager"
+CONNECTOR = "alertmanager:webhook"
 
 
 class BadJson(ValueError):
@@ -96,3 +98,18 @@ def store(session: Session, payload: AlertmanagerPayload) -> tuple[int, list[Eve
         events += moved
     session.commit()
     return changed, events
+
+
+def receipt_check(payload: AlertmanagerPayload) -> ConnectorCheck:
+    """The receiver's connector after an accepted notification: who sent what, and when."""
+    return ConnectorCheck(
+        name=CONNECTOR,
+        kind="alertmanager",
+        state="ok",
+        detail=f"{len(payload.alerts)} alert(s) from receiver {payload.receiver}"[:500],
+        facts={
+            "Last notification": utcnow().strftime("%Y-%m-%d %H:%M:%S UTC"),
+            "Receiver": payload.receiver[:200],
+            "Alertmanager": payload.externalURL[:200],
+        },
+    )
