@@ -19,7 +19,7 @@ from opssight.jobs import github as github_job
 from opssight.jobs import kubernetes as kubernetes_job
 from opssight.jobs.leader import leadership
 from opssight.services import dora_links, ingest_writer, metrics, retention
-from opssight.services.alerting import evaluator
+from opssight.services.alerting import evaluator, notify
 from opssight.services.auth.passwords import bootstrap_admin
 from opssight.services.clusters import forget_demo as forget_demo_clusters
 from opssight.services.connectors import forget_demo
@@ -28,6 +28,7 @@ log = structlog.get_logger(__name__)
 
 DORA_LINKS_SECONDS = 3600.0
 RETENTION_SECONDS = 3600.0
+NOTIFY_SECONDS = 5.0  # the granularity of group wait, group interval and retries
 
 
 class Job(NamedTuple):
@@ -55,6 +56,8 @@ def enabled_jobs() -> list[Job]:
         Job(
             "alerts.evaluate", settings.alert_eval_interval_seconds, _in_session(evaluator.run_pass)
         ),
+        # notifications due (grouped, de-duplicated, silenced), then deliveries and retries
+        Job("alerts.notify", NOTIFY_SECONDS, _in_session(notify.run_pass)),
     ]
     if settings.demo_enabled:
         interval = settings.demo_interval_seconds

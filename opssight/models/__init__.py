@@ -27,6 +27,13 @@ from opssight.models.kubernetes import (
     KubeWorkload,
 )
 from opssight.models.metric import MetricPanel, MetricQuery
+from opssight.models.notification import (
+    ContactPoint,
+    NotificationDelivery,
+    NotificationGroup,
+    NotificationPolicy,
+    Silence,
+)
 from opssight.models.team import Team, TeamMember, TeamNamespace
 from opssight.models.user import User, UserSession
 
@@ -36,6 +43,7 @@ __all__ = [
     "AlertTransition",
     "AuditLog",
     "ConnectorStatus",
+    "ContactPoint",
     "Deployment",
     "DeploymentStatus",
     "DoraCause",
@@ -54,9 +62,13 @@ __all__ = [
     "LoginFailure",
     "MetricPanel",
     "MetricQuery",
+    "NotificationDelivery",
+    "NotificationGroup",
+    "NotificationPolicy",
     "PullRequest",
     "Repository",
     "RoleRule",
+    "Silence",
     "Team",
     "TeamMember",
     "TeamNamespace",

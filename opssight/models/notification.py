@@ -1,0 +1,122 @@
+"""Notifications: where alerts are sent (contact points), which alerts go where and how they are
+grouped (policies), what is muted (silences), each group's sending state, and every delivery."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from opssight.models.base import UTCDateTime, utcnow
+
+
+def _when(*, nullable: bool = True) -> Any:
+    if nullable:
+        return Field(default=None, sa_column=Column(UTCDateTime()))
+    return Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+def _json(default: type) -> Any:
+    return Field(default_factory=default, sa_column=Column(JSON, nullable=False))
+
+
+class ContactPoint(SQLModel, table=True):
+    """A Slack incoming webhook, email addresses (sent through ``OPSSIGHT_SMTP_*``) or a generic
+    webhook URL."""
+
+    __tablename__ = "contact_point"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    kind: str = Field(max_length=20)
+    target: str = Field(max_length=2000)
+    """The Slack or webhook URL, or comma-separated email addresses."""
+    enabled: bool = True
+    created_at: datetime = _when(nullable=False)
+    updated_at: datetime = _when(nullable=False)
+
+
+class NotificationPolicy(SQLModel, table=True):
+    """Alerts whose labels match every matcher go to the contact point, grouped by the
+    ``group_by`` labels. Policies are tried in ``position`` order; the first match wins unless
+    it says ``continue_matching``."""
+
+    __tablename__ = "notification_policy"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True)
+    position: int = 0
+    matchers: list[list[str]] = _json(list)
+    """``[name, op, value]`` with op one of ``=``, ``!=``, ``=~``, ``!~`` (anchored regex)."""
+    contact_point_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("contact_point.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    group_by: list[str] = _json(list)
+    group_wait_seconds: int = 30
+    group_interval_seconds: int = 300
+    repeat_interval_seconds: int = 4 * 3600
+    continue_matching: bool = False
+    enabled: bool = True
+
+
+class Silence(SQLModel, table=True):
+    """Alerts matching every matcher are not notified between ``starts_at`` and ``ends_at``."""
+
+    __tablename__ = "silence"
+
+    id: int | None = Field(default=None, primary_key=True)
+    matchers: list[list[str]] = _json(list)
+    starts_at: datetime = _when(nullable=False)
+    ends_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    comment: str = Field(default="", max_length=500)
+    created_by: str = Field(default="", max_length=100)
+
+
+class NotificationGroup(SQLModel, table=True):
+    """One policy's group of alerts (by its group labels): when it was first seen, when it was
+    last sent and which alerts that notification said were firing."""
+
+    __tablename__ = "notification_group"
+    __table_args__ = (UniqueConstraint("policy_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    policy_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("notification_policy.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    key: str = Field(max_length=500)
+    labels: dict[str, str] = _json(dict)
+    first_seen_at: datetime = _when(nullable=False)
+    last_sent_at: datetime | None = _when()
+    sent_firing: list[str] = _json(list)
+    """The alerts (``source:fingerprint``) the last notification said were firing."""
+
+
+class NotificationDelivery(SQLModel, table=True):
+    """One notification to one contact point: its result, attempts and the next retry."""
+
+    __tablename__ = "notification_delivery"
+    __table_args__ = (Index("ix_notification_delivery_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_point_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("contact_point.id", ondelete="SET NULL")),
+    )
+    policy: str = Field(max_length=100)
+    group_key: str = Field(max_length=500)
+    status: str = Field(default="pending", max_length=20)
+    """pending (to send or retry), sent, or failed (gave up)."""
+    firing: int = 0
+    resolved: int = 0
+    payload: dict[str, Any] = _json(dict)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = _when(nullable=False)
+    next_attempt_at: datetime = _when(nullable=False)
+    sent_at: datetime | None = _when()
