@@ -24,7 +24,6 @@ from opssight.models.kubernetes import (
     KubeProblem,
     KubeWorkload,
 )
-from opssight.models.team import Team, TeamNamespace
 from opssight.schemas.kubernetes import (
     ClusterSummary,
     EventRow,
@@ -38,6 +37,7 @@ from opssight.schemas.kubernetes import (
     WorkloadRow,
 )
 from opssight.services.kube_objects import containers
+from opssight.services.teams import owned_namespaces
 
 ROW = TypeVar("ROW")
 SHOWN_WORKLOADS: tuple[WorkloadKind, ...] = (
@@ -52,21 +52,13 @@ DETAIL_EVENTS = 50
 SHA = re.compile(r"^[0-9a-f]{7,40}$")
 
 
-def _team_namespaces(team: str) -> Select:
-    return (
-        select(TeamNamespace.cluster, TeamNamespace.namespace)
-        .join(Team, Team.id == TeamNamespace.team_id)
-        .where(Team.slug == team)
-    )
-
-
 def _scoped(query: Select, model: type[SQLModel], f: KubeFilter) -> Select:
     if f.cluster:
         query = query.where(model.cluster == f.cluster)
     if f.namespace:
         query = query.where(model.namespace == f.namespace)
     if f.team:
-        query = query.where(tuple_(model.cluster, model.namespace).in_(_team_namespaces(f.team)))
+        query = query.where(tuple_(model.cluster, model.namespace).in_(owned_namespaces(f.team)))
     return query
 
 

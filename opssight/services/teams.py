@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import delete, func
+from sqlalchemy import Select, delete, func
 from sqlmodel import Session, select
 
 from opssight.models import Repository, Team, TeamMember, TeamNamespace, User
@@ -62,6 +62,20 @@ def owning_teams(session: Session) -> list[str]:
     repos = select(Repository.team).where(Repository.team.is_not(None))
     namespaces = select(Team.slug).join(TeamNamespace, TeamNamespace.team_id == Team.id)
     return sorted({slug for (slug,) in session.exec(repos.union(namespaces)).all()})
+
+
+def owned_namespaces(slug: str) -> Select:
+    """The (cluster, namespace) pairs a team owns, as a query (a subquery for the views)."""
+    return (
+        select(TeamNamespace.cluster, TeamNamespace.namespace)
+        .join(Team, Team.id == TeamNamespace.team_id)
+        .where(Team.slug == slug)
+    )
+
+
+def team_namespaces(session: Session, slug: str) -> list[tuple[str, str]]:
+    """(cluster, namespace) of the namespaces a team owns."""
+    return sorted((c, n) for c, n in session.exec(owned_namespaces(slug)).all())
 
 
 def namespace_teams(session: Session) -> list[str]:

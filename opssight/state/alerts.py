@@ -21,11 +21,13 @@ from opssight import db
 from opssight.models import Alert, AlertRule
 from opssight.models.base import utcnow
 from opssight.schemas.alerting import RuleForm
+from opssight.services import teams
 from opssight.services.alerting import queries, rules
 from opssight.services.alerting.queries import AlertFilter, RuleFigures, TransitionRow
 from opssight.state.formatting import ago, duration, when
 from opssight.state.live import live_view
 from opssight.state.session import caller, protected, signed_in_user
+from opssight.state.team_scope import callers_team
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +43,7 @@ class Params(NamedTuple):
 
 @dataclass(frozen=True)
 class AlertsData:
+    teams: list[str]
     alerts: list[Alert]
     history: list[TransitionRow]
     figures: list[RuleFigures]
@@ -51,6 +54,7 @@ def _fetch(params: Params) -> AlertsData:
     with db.session_scope() as session:
         since = utcnow() - timedelta(days=FIGURES_DAYS)
         return AlertsData(
+            teams=teams.owning_teams(session),
             alerts=queries.list_alerts(session, params.filter),
             history=queries.transitions(session),
             figures=queries.rule_figures(session, since=since),
@@ -175,7 +179,9 @@ class AlertsState(rx.State):
     state_filter: str = ""
     severity_filter: str = ""
     source_filter: str = ""
+    team_filter: str = ""
     search: str = ""
+    teams: list[str] = []
     alerts: list[dict[str, str]] = []
     history: list[dict[str, str]] = []
     figures: list[dict[str, str]] = []
@@ -204,6 +210,7 @@ class AlertsState(rx.State):
                 severity=self.severity_filter,
                 source=self.source_filter,
                 search=self.search,
+                team=self.team_filter,
             )
         except ValidationError:
             query = AlertFilter()
@@ -217,6 +224,7 @@ class AlertsState(rx.State):
         return _fetch(params)
 
     def _apply(self, data: AlertsData) -> None:
+        self.teams = data.teams
         self.alerts = [_alert_cells(a) for a in data.alerts]
         self.history = [_history_cells(t) for t in data.history]
         self.figures = [_figure_cells(f) for f in data.figures]
@@ -245,7 +253,10 @@ class AlertsState(rx.State):
     @rx.event
     @protected("read")
     async def load(self) -> None:
+        """The first visit opens on the person's own team (when it owns something)."""
         self.can_write = "write" in caller().permissions
+        if not self.loaded:
+            self.team_filter = await callers_team()
         await self._reload()
 
     # ---------- filters ----------
@@ -266,6 +277,12 @@ class AlertsState(rx.State):
     @protected("read")
     async def choose_source(self, value: str) -> None:
         self.source_filter = value if value in queries.SOURCES else ""
+        await self._reload()
+
+    @rx.event
+    @protected("read")
+    async def choose_team(self, value: str) -> None:
+        self.team_filter = value[:200] if value in self.teams else ""
         await self._reload()
 
     @rx.event

@@ -28,6 +28,15 @@ def filters() -> rx.Component:
         _choice(STATES, A.state_filter, A.choose_state, "State"),
         _choice(list(SEVERITIES), A.severity_filter, A.choose_severity, "Severity"),
         _choice(list(SOURCES), A.source_filter, A.choose_source, "Source"),
+        rx.cond(
+            A.teams.length() > 0,
+            rx.select(
+                rx.Var.create([ALL]) + A.teams,
+                value=rx.cond(A.team_filter == "", ALL, A.team_filter),
+                on_change=A.choose_team,
+                aria_label="Team",
+            ),
+        ),
         rx.debounce_input(
             rx.input(
                 placeholder="Search name, label, annotation…",

@@ -6,11 +6,12 @@ import pytest
 from sqlmodel import Session, select
 
 from opssight.demo import kubernetes as kube_demo
-from opssight.models import AuditLog, Repository, RoleRule, Team, TeamMember, User
+from opssight.models import Alert, AuditLog, Repository, RoleRule, Team, TeamMember, User
 from opssight.models.base import utcnow
 from opssight.schemas.identity import GitHubAccount, GitHubIdentity, GitHubOrg, GitHubTeam
 from opssight.schemas.kubernetes import KubeFilter
 from opssight.services import audit, clusters, kube_queries, teams, users
+from opssight.services.alerting import queries as alert_queries
 from opssight.services.auth import rules, sessions
 
 
@@ -182,3 +183,31 @@ def test_namespaces_belong_to_teams_and_scope_the_kubernetes_views(session: Sess
     ]
     with pytest.raises(teams.TeamError, match="namespace"):
         teams.assign_namespace(session, actor=admin, cluster="prod", namespace=" ", team_id=None)
+
+
+def test_alerts_filter_by_team_label_or_owned_namespace(session: Session) -> None:
+    admin = person(session, "root", "admin")
+    team = teams.create_team(session, actor=admin, slug="payments", name="Payments")
+    teams.assign_namespace(session, actor=admin, cluster="prod", namespace="pay", team_id=team.id)
+    for n, labels in enumerate(
+        [
+            {"alertname": "HighLatency", "team": "payments"},
+            {"alertname": "PodCrash", "namespace": "pay"},
+            {"alertname": "PodCrash", "namespace": "payroll"},  # another namespace
+            {"alertname": "DiskFull", "team": "payments-ops"},  # another team
+        ]
+    ):
+        session.add(
+            Alert(
+                source="alertmanager",
+                fingerprint=f"f{n}",
+                name=labels["alertname"],
+                labels=labels,
+                state="Firing",
+                updated_at=utcnow(),
+            )
+        )
+    session.commit()
+    found = alert_queries.list_alerts(session, alert_queries.AlertFilter(team="payments"))
+    assert sorted(a.fingerprint for a in found) == ["f0", "f1"]
+    assert len(alert_queries.list_alerts(session, alert_queries.AlertFilter())) == 4

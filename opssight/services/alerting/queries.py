@@ -3,16 +3,18 @@ figures (MTTA, MTTR, flapping) and firing counts by severity."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import datetime, timedelta
 from statistics import mean
 
 from pydantic import BaseModel, Field
-from sqlalchemy import String, cast, func, or_
+from sqlalchemy import ColumnElement, String, cast, func, or_
 from sqlmodel import Session, case, col, select
 
 from opssight.models import Alert, AlertRule, AlertTransition
 from opssight.services.alerting.states import State
+from opssight.services.teams import team_namespaces
 
 ORDER = [State.FIRING, State.PENDING, State.ERROR, State.NODATA, State.RESOLVED, State.NORMAL]
 SOURCES = ("opssight", "prometheus", "alertmanager")
@@ -24,6 +26,8 @@ class AlertFilter(BaseModel):
     severity: str = Field(default="", max_length=20)
     source: str = Field(default="", max_length=20)
     search: str = Field(default="", max_length=200)
+    team: str = Field(default="", max_length=200)
+    """A team's slug: alerts labelled ``team=<slug>`` or with a ``namespace`` label the team owns."""
 
 
 class TransitionRow(BaseModel):
@@ -50,6 +54,19 @@ class RuleFigures(BaseModel):
     mttr: timedelta | None = None
 
 
+def _label(name: str, value: str) -> str:
+    """A label as it reads in the stored JSON (``json.dumps``'s separators, as SQLAlchemy's JSON
+    type writes it on SQLite and PostgreSQL alike)."""
+    return json.dumps({name: value})[1:-1]
+
+
+def _of_team(session: Session, team: str) -> ColumnElement[bool]:
+    labels = cast(Alert.labels, String)
+    pairs = [_label("team", team)]
+    pairs += [_label("namespace", ns) for _, ns in team_namespaces(session, team)]
+    return or_(*(labels.contains(pair, autoescape=True) for pair in pairs))
+
+
 def list_alerts(session: Session, f: AlertFilter, *, limit: int = 200) -> list[Alert]:
     """Alerts matching the filter: firing, then pending, error, no data, resolved; newest first
     within each. ``search`` matches the name, a label or an annotation (substring)."""
@@ -68,6 +85,8 @@ def list_alerts(session: Session, f: AlertFilter, *, limit: int = 200) -> list[A
                 cast(Alert.annotations, String).contains(f.search, autoescape=True),
             )
         )
+    if f.team:
+        conditions.append(_of_team(session, f.team))
     rank = case({state.value: i for i, state in enumerate(ORDER)}, value=Alert.state, else_=99)
     query = (
         select(Alert)
