@@ -18,6 +18,7 @@ from sqlalchemy import make_url
 from sqlmodel import Session, SQLModel
 
 from opssight import db
+from tests.prometheus_server import prometheus, prometheus_server  # noqa: F401  (fixtures)
 from tests.replay.github import GitHubReplay
 from tests.support import RedisProcess, missing_service, private_redis_server, reset_caches
 

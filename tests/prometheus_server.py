@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import free_port, missing_service
+from tests.support import free_port, missing_service, reset_caches
 
 PROMETHEUS = "/usr/bin/prometheus"
 START_TIMEOUT = 60.0
@@ -146,3 +146,16 @@ def prometheus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prom
         except subprocess.TimeoutExpired:
             process.kill()
         exporter.close()
+
+
+@pytest.fixture
+def prometheus(
+    prometheus_server: PrometheusServer, monkeypatch: pytest.MonkeyPatch
+) -> PrometheusServer:
+    """Settings with two sources: the real server (``local``, the first) and one nothing
+    listens on (``gone``)."""
+    gone = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("OPSSIGHT_PROMETHEUS_URL", f"local={prometheus_server.url},gone={gone}")
+    monkeypatch.setenv("OPSSIGHT_PROMETHEUS_TIMEOUT_SECONDS", "2")
+    reset_caches()
+    return prometheus_server

@@ -16,23 +16,9 @@ from sqlmodel import Session, select
 from opssight.models import Alert, AlertRule, AlertTransition, Incident
 from opssight.services.alerting import evaluator
 from opssight.services.alerting.evaluator import Sample
-from tests.prometheus_server import PrometheusServer, prometheus_server  # noqa: F401
-from tests.support import free_port, reset_caches
+from tests.prometheus_server import PrometheusServer
 
 WAIT_SECONDS = 20.0
-
-
-@pytest.fixture
-def prometheus(
-    prometheus_server: PrometheusServer,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
-) -> PrometheusServer:
-    """Two sources: the real server (``local``, the first) and one nothing listens on."""
-    gone = f"http://127.0.0.1:{free_port()}"
-    monkeypatch.setenv("OPSSIGHT_PROMETHEUS_URL", f"local={prometheus_server.url},gone={gone}")
-    monkeypatch.setenv("OPSSIGHT_PROMETHEUS_TIMEOUT_SECONDS", "2")
-    reset_caches()
-    return prometheus_server
 
 
 @pytest.fixture

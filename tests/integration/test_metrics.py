@@ -10,21 +10,8 @@ from sqlmodel import Session, select
 from opssight.config import ConfigError, get_settings
 from opssight.models import AuditLog, ConnectorStatus, User
 from opssight.services import metrics
-from tests.prometheus_server import PrometheusServer, prometheus_server  # noqa: F401
-from tests.support import free_port, reset_caches
-
-
-@pytest.fixture
-def prometheus(
-    prometheus_server: PrometheusServer,  # noqa: F811
-    monkeypatch: pytest.MonkeyPatch,
-) -> PrometheusServer:
-    """Settings with two sources: the real server (``local``) and one nothing listens on."""
-    gone = f"http://127.0.0.1:{free_port()}"
-    monkeypatch.setenv("OPSSIGHT_PROMETHEUS_URL", f"local={prometheus_server.url},gone={gone}")
-    monkeypatch.setenv("OPSSIGHT_PROMETHEUS_TIMEOUT_SECONDS", "2")
-    reset_caches()
-    return prometheus_server
+from tests.prometheus_server import PrometheusServer
+from tests.support import reset_caches
 
 
 def _user(session: Session, login: str = "alice") -> User:
