@@ -62,6 +62,7 @@ BACKGROUND_TABLES = {
     "incident",
     "http_etag",
     "workflow",
+    "alert_transition",  # the alert job's and Alertmanager's; acknowledgements: see _snapshot
 }
 # ... and every table of a data source's derived or ingested state (DORA links, clusters).
 BACKGROUND_PREFIXES = ("dora_", "kube_")
@@ -242,6 +243,15 @@ def _snapshot() -> dict[str, tuple[int, str]]:
         for table in SQLModel.metadata.sorted_tables:
             if table.name == "repository":
                 query = select(table.c.id, table.c.team).where(table.c.team.is_not(None))
+            elif table.name == "alert":  # only what a person changes: acknowledgements
+                query = select(table.c.id, table.c.acknowledged_by, table.c.acknowledged_at).where(
+                    table.c.acknowledged_by.is_not(None)
+                )
+            elif table.name == "alert_rule":  # OpsSight's rules, less what the alert job writes
+                written = {"health", "last_error", "last_evaluated_at"}
+                query = select(*[c for c in table.columns if c.name not in written]).where(
+                    table.c.source == "opssight"
+                )
             elif table.name in BACKGROUND_TABLES or table.name.startswith(BACKGROUND_PREFIXES):
                 continue
             else:
