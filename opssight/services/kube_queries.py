@@ -49,6 +49,7 @@ SHOWN_WORKLOADS: tuple[WorkloadKind, ...] = (
 )
 DONE_PHASES = ("Succeeded", "Failed")
 DETAIL_EVENTS = 50
+PROBLEMS_SHOWN = 100
 SHA = re.compile(r"^[0-9a-f]{7,40}$")
 
 
@@ -321,16 +322,21 @@ def last_deploy(session: Session, image: str | None) -> tuple[str, Any] | None:
 
 
 def problems(
-    session: Session, cluster: str = "", include_resolved: bool = False, team: str = ""
+    session: Session,
+    cluster: str = "",
+    include_resolved: bool = False,
+    team: str = "",
+    limit: int = PROBLEMS_SHOWN,
 ) -> list[ProblemRow]:
-    """Open problems (and resolved ones when asked), open first, newest first; with ``team``,
-    only those in the team's namespaces."""
+    """Open problems (and resolved ones when asked), open first, newest first, at most
+    ``limit`` (the clusters' summaries count them all); with ``team``, only those in the team's
+    namespaces."""
     query = _scoped(select(KubeProblem), KubeProblem, KubeFilter(cluster=cluster, team=team))
     if not include_resolved:
         query = query.where(col(KubeProblem.resolved_at).is_(None))
     query = query.order_by(
         col(KubeProblem.resolved_at).is_not(None), col(KubeProblem.since).desc(), KubeProblem.id
-    )
+    ).limit(limit)
     deploys: dict[str | None, tuple[str, Any] | None] = {}
     rows = []
     for p in session.exec(query).all():

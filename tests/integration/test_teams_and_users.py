@@ -211,3 +211,11 @@ def test_alerts_filter_by_team_label_or_owned_namespace(session: Session) -> Non
     found = alert_queries.list_alerts(session, alert_queries.AlertFilter(team="payments"))
     assert sorted(a.fingerprint for a in found) == ["f0", "f1"]
     assert len(alert_queries.list_alerts(session, alert_queries.AlertFilter())) == 4
+
+
+def test_the_problems_panel_shows_at_most_its_limit(session: Session) -> None:
+    clusters.register(session, "prod", "https://prod.invalid")
+    clusters.apply(session, "prod", kube_demo.listing(utcnow()))
+    every = kube_queries.problems(session)
+    assert len(every) > 2
+    assert kube_queries.problems(session, limit=2) == every[:2]  # the newest first
