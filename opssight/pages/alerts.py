@@ -5,7 +5,15 @@ import reflex as rx
 from opssight import routes
 from opssight.state.alerts import AlertsState
 from opssight.templates.shell import page
-from opssight.views.alerts import current, figures, filters, history, rule_form, rule_list
+from opssight.views.alerts import (
+    current,
+    figures,
+    filters,
+    history,
+    rule_form,
+    rule_list,
+    silences,
+)
 
 
 @page(routes.ALERTS, on_load=[AlertsState.load])
@@ -17,6 +25,7 @@ def alerts() -> rx.Component:
         ),
         filters(),
         current(),
+        silences(),
         rule_list(),
         figures(),
         history(),

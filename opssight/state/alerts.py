@@ -18,11 +18,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from opssight import db
-from opssight.models import Alert, AlertRule
+from opssight.models import Alert, AlertRule, Silence
 from opssight.models.base import utcnow
 from opssight.schemas.alerting import RuleForm
 from opssight.services import teams
-from opssight.services.alerting import queries, rules
+from opssight.services.alerting import queries, rules, silences
 from opssight.services.alerting.queries import AlertFilter, RuleFigures, TransitionRow
 from opssight.state.formatting import ago, duration, when
 from opssight.state.live import live_view
@@ -44,6 +44,7 @@ class Params(NamedTuple):
 @dataclass(frozen=True)
 class AlertsData:
     teams: list[str]
+    silences: list[Silence]
     alerts: list[Alert]
     history: list[TransitionRow]
     figures: list[RuleFigures]
@@ -55,6 +56,7 @@ def _fetch(params: Params) -> AlertsData:
         since = utcnow() - timedelta(days=FIGURES_DAYS)
         return AlertsData(
             teams=teams.owning_teams(session),
+            silences=silences.active(session),
             alerts=queries.list_alerts(session, params.filter),
             history=queries.transitions(session),
             figures=queries.rule_figures(session, since=since),
@@ -111,6 +113,16 @@ def _alert_cells(a: Alert) -> dict[str, str]:
         "resolved": when(a.resolved_at) if a.state == "Resolved" else "",
         "ack": f"{a.acknowledged_by} · {ago(a.acknowledged_at)} ago" if a.acknowledged_by else "",
         "can_ack": "yes" if active and not a.acknowledged_by else "",
+    }
+
+
+def _silence_cells(s: Silence) -> dict[str, str]:
+    return {
+        "id": str(s.id),
+        "matchers": ", ".join(f"{n}{op}{v}" for n, op, v in s.matchers),
+        "until": when(s.ends_at),
+        "by": s.created_by or "—",
+        "comment": s.comment,
     }
 
 
@@ -182,6 +194,7 @@ class AlertsState(rx.State):
     team_filter: str = ""
     search: str = ""
     teams: list[str] = []
+    silences: list[dict[str, str]] = []
     alerts: list[dict[str, str]] = []
     history: list[dict[str, str]] = []
     figures: list[dict[str, str]] = []
@@ -225,6 +238,7 @@ class AlertsState(rx.State):
 
     def _apply(self, data: AlertsData) -> None:
         self.teams = data.teams
+        self.silences = [_silence_cells(s) for s in data.silences]
         self.alerts = [_alert_cells(a) for a in data.alerts]
         self.history = [_history_cells(t) for t in data.history]
         self.figures = [_figure_cells(f) for f in data.figures]
@@ -301,6 +315,27 @@ class AlertsState(rx.State):
             return rx.toast.error("No such alert.")
         actor = signed_in_user()
         return await self._run(lambda s: rules.acknowledge(s, found, actor=actor), "Acknowledged.")
+
+    @rx.event
+    @protected("write")
+    async def silence(self, alert_id: str, hours: int) -> Any:
+        found = _int(alert_id)
+        if found is None:
+            return rx.toast.error("No such alert.")
+        actor, span = signed_in_user(), _int(hours) or 0
+        return await self._run(
+            lambda s: silences.silence_alert(s, found, actor=actor, hours=span),
+            f"Silenced for {span} h.",
+        )
+
+    @rx.event
+    @protected("write")
+    async def expire_silence(self, silence_id: str) -> Any:
+        found = _int(silence_id)
+        if found is None:
+            return rx.toast.error("No such silence.")
+        actor = signed_in_user()
+        return await self._run(lambda s: silences.expire(s, found, actor=actor), "Silence ended.")
 
     @rx.event
     @protected("write")

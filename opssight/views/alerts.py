@@ -9,6 +9,7 @@ from opssight.components.cards import panel
 from opssight.components.status import status_badge
 from opssight.components.tables import rows_table
 from opssight.services.alerting.queries import SEVERITIES, SOURCES
+from opssight.services.alerting.silences import DURATIONS_HOURS
 from opssight.state.alerts import STATES
 from opssight.state.alerts import AlertsState as A
 from opssight.state.inputs import ALL
@@ -61,7 +62,7 @@ def current() -> rx.Component:
             rx.cond(
                 A.alerts.length() > 0,
                 rows_table(
-                    ["State", "Alert", "Severity", "Source", "Labels", "Value", "Since", "Ack"],
+                    ["State", "Alert", "Severity", "Source", "Labels", "Value", "Since", "Ack", ""],
                     A.alerts,
                     lambda a: [
                         rx.table.cell(status_badge(a["tone"], a["state"])),
@@ -94,6 +95,24 @@ def current() -> rx.Component:
                                         on_click=A.acknowledge(a["id"]),
                                         class_name="os-ack",
                                     ),
+                                ),
+                            )
+                        ),
+                        rx.table.cell(
+                            rx.cond(
+                                A.can_write & (a["can_ack"] != ""),
+                                rx.hstack(
+                                    *[
+                                        rx.button(
+                                            f"Silence {hours}h",
+                                            size="1",
+                                            variant="ghost",
+                                            on_click=A.silence(a["id"], hours),
+                                            class_name="os-silence",
+                                        )
+                                        for hours in DURATIONS_HOURS
+                                    ],
+                                    spacing="1",
                                 ),
                             )
                         ),
@@ -286,6 +305,55 @@ def rule_form() -> rx.Component:
         ),
         open=A.form_open,
         on_open_change=lambda _: A.close_form(),
+    )
+
+
+def silences() -> rx.Component:
+    return rx.cond(
+        A.silences.length() > 0,
+        panel(
+            rx.vstack(
+                rx.heading("Silences", size="4", class_name="os-heading"),
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(
+                            *[
+                                rx.table.column_header_cell(h)
+                                for h in ["Matchers", "Until", "By", "Comment", ""]
+                            ]
+                        )
+                    ),
+                    rx.table.body(
+                        rx.foreach(
+                            A.silences,
+                            lambda s: rx.table.row(
+                                rx.table.cell(rx.text(s["matchers"], size="1")),
+                                rx.table.cell(s["until"]),
+                                rx.table.cell(s["by"]),
+                                rx.table.cell(s["comment"]),
+                                rx.table.cell(
+                                    rx.cond(
+                                        A.can_write,
+                                        rx.button(
+                                            "End",
+                                            size="1",
+                                            variant="soft",
+                                            color_scheme="red",
+                                            on_click=A.expire_silence(s["id"]),
+                                        ),
+                                    )
+                                ),
+                                class_name="os-silence-row",
+                            ),
+                        )
+                    ),
+                    width="100%",
+                    size="1",
+                ),
+                spacing="3",
+                width="100%",
+            ),
+        ),
     )
 
 

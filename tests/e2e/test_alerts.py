@@ -67,3 +67,17 @@ def test_a_rule_is_created_through_the_form(page: Page, as_server: Server):
     rule = page.locator(".os-rule").filter(has_text=name)
     expect(rule).to_contain_text("5m 00s", timeout=5000)
     expect(rule).to_contain_text("vector(1) > 0")
+
+
+def test_an_alert_is_silenced_from_its_row_and_the_silence_ended(page: Page, as_server: Server):
+    sign_in_as_admin(page)
+    open_alerts(page)
+    name = f"E2E_{uuid.uuid4().hex[:6]}"
+    _notify(name)
+    row = page.locator(".os-alert").filter(has_text=name)
+    row.get_by_role("button", name="Silence 1h").click()
+    expect(page.get_by_text("Silenced for 1 h.")).to_be_visible()
+    silence = page.locator(".os-silence-row").filter(has_text=f"alertname={name}")
+    expect(silence).to_contain_text("from alert")
+    silence.get_by_role("button", name="End").click()
+    expect(silence).to_have_count(0)
