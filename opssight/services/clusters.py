@@ -20,7 +20,7 @@ from sqlmodel import Session, SQLModel, col, select
 from opssight.config import get_settings
 from opssight.events import Event, get_bus
 from opssight.integrations import kubernetes as kube
-from opssight.integrations.kubernetes import Change, Health, Listed, Usage, Watched
+from opssight.integrations.kubernetes import Change, Health, KubeError, Listed, Usage, Watched
 from opssight.models.base import utcnow
 from opssight.models.kubernetes import (
     KubeCluster,
@@ -359,7 +359,7 @@ def pod_logs(
     the message to show: a 403 says the service account may not read that pod's logs."""
     row = session.get(KubeCluster, cluster)
     if row is not None and row.is_demo:
-        raise kube.KubeError("error", "the demo cluster has no logs: it replays recorded objects")
+        raise KubeError("error", "the demo cluster has no logs: it replays recorded objects")
     settings = get_settings()
     clusters = kube.load_clusters(
         settings.kubeconfig,
@@ -368,5 +368,5 @@ def pod_logs(
     )
     target = next((c for c in clusters if c.name == cluster), None)
     if target is None:
-        raise kube.KubeError("error", f"no cluster named {cluster!r} is configured")
+        raise KubeError("error", f"no cluster named {cluster!r} is configured")
     return kube.pod_logs(target, namespace, pod, container, tail_lines, previous)

@@ -13,10 +13,10 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from opssight import db
-from opssight.integrations.kubernetes import KubeError
 from opssight.schemas import kubernetes as k
 from opssight.services import clusters, teams
 from opssight.services import kube_queries as q
+from opssight.services.clusters import KubeError
 from opssight.state.formatting import ago, bytes_iec, cores, when
 from opssight.state.inputs import ALL, single
 from opssight.state.live import live_view
