@@ -1,9 +1,11 @@
-"""``/alerts``: current alerts, rules, per-rule figures and history, live."""
+"""``/alerts``: current alerts, rules, per-rule figures and history; notification policies and
+deliveries on the Notifications tab. Live."""
 
 import reflex as rx
 
 from opssight import routes
 from opssight.state.alerts import AlertsState
+from opssight.state.notifications import NotificationsState
 from opssight.templates.shell import page
 from opssight.views.alerts import (
     current,
@@ -14,10 +16,10 @@ from opssight.views.alerts import (
     rule_list,
     silences,
 )
+from opssight.views.notifications import notifications_tab
 
 
-@page(routes.ALERTS, on_load=[AlertsState.load])
-def alerts() -> rx.Component:
+def _alerts_tab() -> rx.Component:
     return rx.vstack(
         rx.cond(
             AlertsState.error != "",
@@ -31,5 +33,19 @@ def alerts() -> rx.Component:
         history(),
         rule_form(),
         spacing="5",
+        width="100%",
+    )
+
+
+@page(routes.ALERTS, on_load=[AlertsState.load, NotificationsState.load])
+def alerts() -> rx.Component:
+    return rx.tabs.root(
+        rx.tabs.list(
+            rx.tabs.trigger("Alerts", value="alerts", class_name="os-tab-alerts"),
+            rx.tabs.trigger("Notifications", value="notifications", class_name="os-tab-notify"),
+        ),
+        rx.tabs.content(_alerts_tab(), value="alerts", padding_top="1em"),
+        rx.tabs.content(notifications_tab(), value="notifications", padding_top="1em"),
+        default_value="alerts",
         width="100%",
     )

@@ -112,3 +112,72 @@ class RuleForm(BaseModel):
         if bad:
             raise ValueError(f"not a label name: {', '.join(bad)}")
         return value
+
+
+MATCHER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$")
+MATCH_OPS = ("=", "!=", "=~", "!~")
+
+
+def parse_matchers(text: str) -> list[list[str]]:
+    """One ``name op value`` per line (op ``=``, ``!=``, ``=~`` or ``!~``; the value may be
+    double-quoted; blank lines skipped). Raises ValueError naming the line."""
+    found: list[list[str]] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        match = MATCHER.match(line)
+        if match is None:
+            raise ValueError(f"Matchers, line {number}: expected name op value, op one of "
+                             f"{' '.join(MATCH_OPS)} (e.g. severity=critical)")  # fmt: skip
+        name, op, value = match.groups()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        found.append([name, op, value])
+    return found
+
+
+Seconds = Annotated[int, Field(ge=0, le=30 * 86_400)]
+
+
+class PolicyForm(BaseModel):
+    """A notification policy as a person creates or edits it."""
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    matchers: Annotated[list[list[str]], Field(max_length=20)] = []
+    contact_point_id: int = Field(gt=0)
+    group_by: Annotated[list[str], Field(max_length=20)] = []
+    group_wait_seconds: Seconds = 30
+    group_interval_seconds: Annotated[int, Field(ge=1, le=30 * 86_400)] = 300
+    repeat_interval_seconds: Annotated[int, Field(ge=60, le=30 * 86_400)] = 4 * 3600
+    continue_matching: bool = False
+    enabled: bool = True
+
+    @field_validator("matchers")
+    @classmethod
+    def _matchers(cls, value: list[list[str]]) -> list[list[str]]:
+        for number, matcher in enumerate(value, 1):
+            if len(matcher) != 3:
+                raise ValueError(f"matcher {number}: expected [name, op, value]")
+            name, op, pattern = matcher
+            if not LABEL_NAME.match(name):
+                raise ValueError(f"matcher {number}: {name!r} is not a label name")
+            if op not in MATCH_OPS:
+                raise ValueError(f"matcher {number}: {op!r} is not one of {' '.join(MATCH_OPS)}")
+            if len(pattern) > 1000:
+                raise ValueError(f"matcher {number}: the value is longer than 1000 characters")
+            if op in ("=~", "!~"):
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ValueError(
+                        f"matcher {number} ({name}{op}{pattern}): not a valid regex: {exc}"
+                    ) from None
+        return value
+
+    @field_validator("group_by")
+    @classmethod
+    def _group_by(cls, value: list[str]) -> list[str]:
+        bad = [name for name in value if not LABEL_NAME.match(name)]
+        if bad:
+            raise ValueError(f"not a label name: {', '.join(bad)}")
+        return list(dict.fromkeys(value))

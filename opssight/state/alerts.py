@@ -64,12 +64,20 @@ def _fetch(params: Params) -> AlertsData:
         )
 
 
-def parse_duration(text: str) -> int:
+def parse_duration(text: str, what: str = "For") -> int:
     """``90``, ``30s``, ``5m``, ``2h`` or ``1d`` as seconds."""
     match = DURATION.match(text or "0")
     if match is None:
-        raise ValueError(f"For: {text!r} is not a duration like 30s, 5m or 1h")
+        raise ValueError(f"{what}: {text!r} is not a duration like 30s, 5m or 1h")
     return int(match.group(1)) * UNITS[match.group(2)]
+
+
+def duration_text(seconds: int) -> str:
+    """Seconds as ``parse_duration`` reads them, in the largest whole unit."""
+    for unit in ("d", "h", "m"):
+        if seconds and seconds % UNITS[unit] == 0:
+            return f"{seconds // UNITS[unit]}{unit}"
+    return f"{seconds}s"
 
 
 def parse_pairs(text: str, what: str) -> dict[str, str]:

@@ -25,6 +25,7 @@ import structlog
 from sqlmodel import Session, col, select
 
 from opssight.config import get_settings
+from opssight.events import Event, get_bus
 from opssight.integrations import notify as sender
 from opssight.models import (
     Alert,
@@ -43,6 +44,12 @@ MAX_ATTEMPTS = 5
 BACKOFF_SECONDS = 10.0  # then 20, 40, 80
 SEND_TIMEOUT_SECONDS = 10.0
 RESOLVED_WINDOW = timedelta(days=1)  # resolutions older than this are never announced
+TOPIC = "notifications"
+
+
+def announce(keys: dict[str, str]) -> None:
+    """Tell open views that policies or deliveries changed (after the commit)."""
+    get_bus().publish(Event(topic=TOPIC, keys=keys))
 
 
 def matches(matchers: list[list[str]], labels: dict[str, str]) -> bool:
@@ -280,11 +287,14 @@ def deliver_due(
             accepted += 1
         session.add(delivery)
         session.commit()
+        announce({"delivery": str(delivery.id)})
     return accepted
 
 
 def run_pass(session: Session, *, now: Callable[[], datetime] = utcnow) -> int:
     """Plan what is due, then deliver (the job's pass); returns how many were accepted."""
-    plan(session, now=now())
+    planned = plan(session, now=now())
     session.commit()
+    if planned:
+        announce({"planned": str(len(planned))})
     return deliver_due(session, now=now())
