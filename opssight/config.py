@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///opssight.db"
     redis_url: str | None = None
     secret_key: SecretStr | None = None
+    secret_key_previous: SecretStr | None = None
     data_dir: Path = Path(".opssight")
     public_url: str = "http://localhost:3000"
     port: int = Field(default=3000, ge=1, le=65535)
@@ -144,7 +145,7 @@ class Settings(BaseSettings):
     slack_webhook_url: SecretStr | None = None
 
     @field_validator(
-        "redis_url", "secret_key", "admin_password", "github_client_id", "github_client_secret",
+        "redis_url", "secret_key", "secret_key_previous", "admin_password", "github_client_id", "github_client_secret",
         "github_token", "github_webhook_secret", "kubeconfig", "kubernetes_service_host",
         "prometheus_url", "prometheus_token",
         "alertmanager_url", "alertmanager_webhook_token", "smtp_host", "smtp_user", "smtp_password",
@@ -297,6 +298,12 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def previous_secret_keys(self) -> list[str]:
+        """Former secret keys (comma-separated) that still decrypt stored secrets."""
+        raw = self.secret_key_previous.get_secret_value() if self.secret_key_previous else ""
+        return [key.strip() for key in raw.split(",") if key.strip()]
 
     def resolved_secret_key(self) -> str:
         """The JWT key: the configured one, else one generated once and kept in ``data_dir``."""

@@ -110,6 +110,12 @@ def database_url(
 
 
 @pytest.fixture
+def settings_database() -> None:
+    """The settings' database migrated, for code that reads it itself (saved connections)."""
+    db.run_migrations()
+
+
+@pytest.fixture
 def session(database_url: str) -> Iterator[Session]:
     with db.session_scope(database_url) as session:
         yield session

@@ -150,7 +150,7 @@ def prometheus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prom
 
 @pytest.fixture
 def prometheus(
-    prometheus_server: PrometheusServer, monkeypatch: pytest.MonkeyPatch
+    prometheus_server: PrometheusServer, monkeypatch: pytest.MonkeyPatch, settings_database: None
 ) -> PrometheusServer:
     """Settings with two sources: the real server (``local``, the first) and one nothing
     listens on (``gone``)."""

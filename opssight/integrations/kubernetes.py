@@ -16,7 +16,7 @@ import json
 import queue
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -138,10 +138,15 @@ def _client(configuration: client.Configuration) -> client.ApiClient:
 
 
 def load_clusters(
-    kubeconfig: str | None, *, in_cluster: bool = False, request_timeout: float = 10.0
+    kubeconfig: str | dict | None,
+    *,
+    in_cluster: bool = False,
+    contexts: Sequence[str] = (),
+    request_timeout: float = 10.0,
 ) -> list[Cluster]:
-    """Every context of ``kubeconfig`` (sorted by name) and, when ``in_cluster``, the cluster
-    this pod runs in. A context that cannot be loaded is returned with its error."""
+    """Every context of ``kubeconfig`` (a file path, or the parsed YAML), or only those named
+    in ``contexts``, sorted by name, and, when ``in_cluster``, the cluster this pod runs in. A
+    context that cannot be loaded is returned with its error."""
     clusters: list[Cluster] = []
     if in_cluster:
         configuration = client.Configuration()
@@ -152,26 +157,53 @@ def load_clusters(
         else:
             api = _client(configuration)
             clusters.append(Cluster(IN_CLUSTER, configuration.host, api, None, request_timeout))
-    if kubeconfig:
+    if not kubeconfig:
+        return clusters
+    where = (
+        "the uploaded kubeconfig" if isinstance(kubeconfig, dict) else f"kubeconfig {kubeconfig}"
+    )
+    try:
+        if isinstance(kubeconfig, dict):
+            names = [c["name"] for c in kubeconfig.get("contexts") or []]
+        else:
+            found, _active = config.list_kube_config_contexts(config_file=kubeconfig)
+            names = [c["name"] for c in found]
+    except (ConfigException, OSError, KeyError, TypeError) as exc:
+        raise KubeError("error", f"{where}: {exc}") from None
+    for name in sorted(n for n in names if not contexts or n in contexts):
+        configuration = client.Configuration()
         try:
-            contexts, _active = config.list_kube_config_contexts(config_file=kubeconfig)
-        except (ConfigException, OSError) as exc:
-            raise KubeError("error", f"kubeconfig {kubeconfig}: {exc}") from None
-        for name in sorted(c["name"] for c in contexts):
-            configuration = client.Configuration()
-            try:
+            if isinstance(kubeconfig, dict):
+                config.load_kube_config_from_dict(
+                    kubeconfig,
+                    context=name,
+                    client_configuration=configuration,
+                    persist_config=False,
+                )
+            else:
                 config.load_kube_config(
                     config_file=kubeconfig,
                     context=name,
                     client_configuration=configuration,
                     persist_config=False,
                 )
-            except (ConfigException, OSError, ValueError) as exc:
-                clusters.append(Cluster(name, error=f"context {name}: {exc}"))
-                continue
-            api = _client(configuration)
-            clusters.append(Cluster(name, configuration.host, api, None, request_timeout))
+        except (ConfigException, OSError, ValueError) as exc:
+            clusters.append(Cluster(name, error=f"context {name}: {exc}"))
+            continue
+        api = _client(configuration)
+        clusters.append(Cluster(name, configuration.host, api, None, request_timeout))
     return clusters
+
+
+def count_nodes(cluster: Cluster) -> int:
+    """How many nodes the cluster's API lists (a connection test). Raises ``KubeError``."""
+    if cluster.api is None:
+        raise KubeError("error", cluster.error or f"cluster {cluster.name} is not configured")
+    try:
+        nodes = client.CoreV1Api(cluster.api).list_node(_request_timeout=cluster.timeouts())
+    except Exception as exc:  # API refusals and network failures, classified
+        raise describe(exc, cluster.server) from None
+    return len(nodes.items)
 
 
 def _status_message(exc: client.ApiException) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -35,16 +37,34 @@ class Smtp:
     password: str | None = None
 
 
-def send_email(smtp: Smtp, to: list[str], subject: str, body: str, *, timeout: float) -> None:
-    """One plain-text message, always over STARTTLS (a server without it is refused)."""
-    message = EmailMessage()
-    message["From"], message["To"], message["Subject"] = smtp.sender, ", ".join(to), subject
-    message.set_content(body)
+@contextmanager
+def _session(smtp: Smtp, timeout: float) -> Iterator[smtplib.SMTP]:
+    """A connection after STARTTLS (a server without it is refused) and the login, if any."""
     try:
         with smtplib.SMTP(smtp.host, smtp.port, timeout=timeout) as client:
             client.starttls(context=ssl.create_default_context())
             if smtp.user:
                 client.login(smtp.user, smtp.password or "")
-            client.send_message(message)
+            yield client
     except (smtplib.SMTPException, OSError) as exc:
         raise SendError(f"{type(exc).__name__}: {exc}") from None
+
+
+def send_email(smtp: Smtp, to: list[str], subject: str, body: str, *, timeout: float) -> None:
+    """One plain-text message."""
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = smtp.sender, ", ".join(to), subject
+    message.set_content(body)
+    with _session(smtp, timeout) as client:
+        client.send_message(message)
+
+
+def check_smtp(smtp: Smtp, *, timeout: float) -> str:
+    """Connect, STARTTLS and log in without sending anything; the server's greeting name."""
+    with _session(smtp, timeout) as client:
+        client.noop()
+        return (
+            client.ehlo_resp.decode(errors="replace").splitlines()[0]
+            if client.ehlo_resp
+            else smtp.host
+        )

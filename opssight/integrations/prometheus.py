@@ -170,6 +170,11 @@ class PrometheusClient:
         )
         return response.json()
 
+    def active_targets(self) -> list[dict[str, Any]]:
+        """``GET /api/v1/targets?state=active``: the scrape targets and their health."""
+        body = self._call(self._api.get_targets, state="active")
+        return list(body.get("activeTargets") or [])
+
     def close(self) -> None:
         self._api.close()
 

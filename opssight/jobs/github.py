@@ -13,36 +13,34 @@ from opssight.integrations.github import Credentials, GitHubClient, MemoryRateBu
 from opssight.integrations.github_app import InstallationTokenAuth
 from opssight.services import github_sync
 from opssight.services.ratelimit import RedisRateBudget
+from opssight.services.source_config import GitHubConfig
 
 
-def credentials(settings: Settings) -> Credentials:
+def credentials(github: GitHubConfig) -> Credentials:
     """The token, else the GitHub App's installation tokens (one cache for every pass)."""
-    if settings.github_token is None and settings.github_app:
-        assert settings.github_app_id and settings.github_app_installation_id
+    if github.app:
+        assert github.app_id and github.installation_id and github.private_key
         return InstallationTokenAuth(
-            settings.github_api_url,
-            settings.github_app_id,
-            settings.github_app_installation_id,
-            settings.github_app_key(),
+            github.api_url, github.app_id, github.installation_id, github.private_key
         )
-    return StaticToken(settings.github_token.get_secret_value() if settings.github_token else "")
+    return StaticToken(github.token or "")
 
 
-def sync_job(settings: Settings) -> Callable[[Session], object]:
+def sync_job(github: GitHubConfig, settings: Settings) -> Callable[[Session], object]:
     """Conditional passes, and every ``github_full_sync_every``-th pass a full one."""
     budget = RedisRateBudget(settings.redis_url) if settings.redis_url else MemoryRateBudget()
-    token = credentials(settings)
+    token = credentials(github)
     passes = itertools.count()
 
     def run(session: Session) -> object:
         full = next(passes) % settings.github_full_sync_every == settings.github_full_sync_every - 1
         etags = github_sync.DbEtagStore(session, conditional=not full)
-        with GitHubClient(settings.github_api_url, token, etags=etags, budget=budget) as client:
+        with GitHubClient(github.api_url, token, etags=etags, budget=budget) as client:
             return github_sync.sync(
                 session,
                 client,
-                names=settings.repositories,
-                org=settings.github_org,
+                names=list(github.repositories),
+                org=github.organisation,
                 days=settings.github_history_days,
                 interval=settings.github_sync_interval_seconds,
             )

@@ -20,21 +20,13 @@ from opssight.integrations import kubernetes as kube
 from opssight.jobs.leader import leadership
 from opssight.models.kubernetes import KubeCluster
 from opssight.services import clusters
+from opssight.services.source_config import KubeConfig
 
 log = structlog.get_logger(__name__)
 
 TAKE_SECONDS = 0.2  # how long a take waits for the first change
 RECHECK_SECONDS = 30.0  # Pending pods become "unschedulable" problems with time alone
 RETRY_SECONDS = 2.0
-
-
-def configured(settings: Settings) -> list[kube.Cluster]:
-    """The clusters of ``OPSSIGHT_KUBECONFIG`` and, running in a pod, the pod's own."""
-    return kube.load_clusters(
-        settings.kubeconfig,
-        in_cluster=bool(settings.kubernetes_service_host),
-        request_timeout=settings.kube_request_timeout_seconds,
-    )
 
 
 def _prepare(found: list[kube.Cluster]) -> None:
@@ -87,10 +79,10 @@ async def watch(cluster: kube.Cluster, settings: Settings) -> None:
             await asyncio.to_thread(source.stop)
 
 
-async def run(settings: Settings) -> None:
+async def run(config: KubeConfig, settings: Settings) -> None:
     """Watch every configured cluster, each under its own leader lock, until cancelled."""
     try:
-        found = await asyncio.to_thread(configured, settings)
+        found = await asyncio.to_thread(clusters.configured, config)
     except kube.KubeError as exc:
         log.error("kube.config_failed", error=exc.message)
         return

@@ -3,6 +3,7 @@
 from opssight.models.access import LoginFailure, RoleRule
 from opssight.models.alert import Alert, AlertRule, AlertTransition
 from opssight.models.audit import AuditLog
+from opssight.models.connection import Connection
 from opssight.models.connector import ConnectorStatus
 from opssight.models.dora import DoraCause, DoraChange, DoraConfig, DoraDeployment
 from opssight.models.github import (
@@ -42,6 +43,7 @@ __all__ = [
     "AlertRule",
     "AlertTransition",
     "AuditLog",
+    "Connection",
     "ConnectorStatus",
     "ContactPoint",
     "Deployment",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from opssight.models.base import UTCDateTime, utcnow
@@ -23,8 +23,8 @@ def _json(default: type) -> Any:
 
 
 class ContactPoint(SQLModel, table=True):
-    """A Slack incoming webhook, email addresses (sent through ``OPSSIGHT_SMTP_*``) or a generic
-    webhook URL."""
+    """A Slack incoming webhook, email addresses (sent through the SMTP connection) or a generic
+    webhook URL. Webhook URLs carry credentials: they are kept encrypted in ``secret``."""
 
     __tablename__ = "contact_point"
 
@@ -32,7 +32,9 @@ class ContactPoint(SQLModel, table=True):
     name: str = Field(max_length=100, unique=True)
     kind: str = Field(max_length=20)
     target: str = Field(max_length=2000)
-    """The Slack or webhook URL, or comma-separated email addresses."""
+    """Comma-separated email addresses, or the URL's scheme and host for Slack and webhooks."""
+    secret: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    """Fernet ciphertext (``services.secrets``) of ``{"url": ...}`` for Slack and webhooks."""
     enabled: bool = True
     created_at: datetime = _when(nullable=False)
     updated_at: datetime = _when(nullable=False)

@@ -31,10 +31,11 @@ from opssight.models.kubernetes import (
     KubeRestart,
     KubeWorkload,
 )
-from opssight.services import connector_checks, kube_objects, kube_problems
+from opssight.services import connector_checks, kube_objects, kube_problems, source_config
 from opssight.services.connectors import record_check
 from opssight.services.kube_objects import Obj
 from opssight.services.kube_problems import Found, Subject
+from opssight.services.source_config import KubeConfig
 from opssight.services.upsert import insert_new, upsert_many
 
 TOPIC = "kubernetes"
@@ -360,13 +361,19 @@ def pod_logs(
     row = session.get(KubeCluster, cluster)
     if row is not None and row.is_demo:
         raise KubeError("error", "the demo cluster has no logs: it replays recorded objects")
-    settings = get_settings()
-    clusters = kube.load_clusters(
-        settings.kubeconfig,
-        in_cluster=bool(settings.kubernetes_service_host),
-        request_timeout=settings.kube_request_timeout_seconds,
-    )
-    target = next((c for c in clusters if c.name == cluster), None)
+    config = source_config.current().kubernetes
+    found = configured(config) if config else []
+    target = next((c for c in found if c.name == cluster), None)
     if target is None:
         raise KubeError("error", f"no cluster named {cluster!r} is configured")
     return kube.pod_logs(target, namespace, pod, container, tail_lines, previous)
+
+
+def configured(config: KubeConfig) -> list[kube.Cluster]:
+    """The kubeconfig's clusters (its chosen contexts) and, when asked, the pod's own."""
+    return kube.load_clusters(
+        config.kubeconfig,
+        in_cluster=config.in_cluster,
+        contexts=config.contexts,
+        request_timeout=get_settings().kube_request_timeout_seconds,
+    )

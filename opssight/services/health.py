@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from opssight import db
 from opssight.config import get_settings
 from opssight.events import get_bus
+from opssight.services import source_config
 from opssight.services.connectors import list_connectors
 
 log = structlog.get_logger(__name__)
@@ -85,5 +86,7 @@ def detailed() -> HealthReport:
         database=database,
         redis=redis,
         connectors=connectors,
-        demo=get_settings().demo_enabled,
+        demo=source_config.current().demo
+        if database.state == "ok"
+        else get_settings().demo_enabled,
     )

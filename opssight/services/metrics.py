@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from opssight.config import PrometheusSource, Settings, get_settings
+from opssight.config import PrometheusSource, get_settings
 from opssight.demo import prometheus as demo_prometheus
 from opssight.events import Event, get_bus
 from opssight.integrations.prometheus import (
@@ -31,7 +31,7 @@ from opssight.integrations.prometheus import (
 )
 from opssight.models import ConnectorStatus, MetricPanel, MetricQuery, User
 from opssight.models.base import utcnow
-from opssight.services import audit
+from opssight.services import audit, source_config
 from opssight.services.connector_checks import prometheus_check, prometheus_down
 from opssight.services.connectors import record_check
 
@@ -51,31 +51,30 @@ def connector_name(source: str) -> str:
     return f"prometheus:{source}"
 
 
-def _configured(settings: Settings) -> dict[str, PrometheusSource]:
-    return {s.name: s for s in settings.prometheus_sources}
+def _configured() -> dict[str, PrometheusSource]:
+    """The environment's sources and those saved in Settings → Connections."""
+    return {s.name: s for s in source_config.current().prometheus}
 
 
-def source_names(settings: Settings | None = None) -> list[str]:
+def source_names() -> list[str]:
     """The sources offered: the configured ones, else the demo source when demo data is on."""
-    settings = settings or get_settings()
-    names = list(_configured(settings))
-    if not names and settings.demo_enabled:
+    names = list(_configured())
+    if not names and source_config.current().demo:
         names.append(demo_prometheus.NAME)
     return names
 
 
-def is_demo(source: str, settings: Settings | None = None) -> bool:
-    settings = settings or get_settings()
-    return source == demo_prometheus.NAME and source not in _configured(settings)
+def is_demo(source: str) -> bool:
+    return source == demo_prometheus.NAME and source not in _configured()
 
 
-def client_for(source: str, settings: Settings | None = None) -> Client:
+def client_for(source: str) -> Client:
     """A client for one offered source; ``PrometheusError`` for a name that is not offered."""
-    settings = settings or get_settings()
-    configured = _configured(settings)
+    configured = _configured()
     if source in configured:
-        return PrometheusClient(configured[source], timeout=settings.prometheus_timeout_seconds)
-    if source == demo_prometheus.NAME and source in source_names(settings):
+        timeout = get_settings().prometheus_timeout_seconds
+        return PrometheusClient(configured[source], timeout=timeout)
+    if source == demo_prometheus.NAME and source in source_names():
         return demo_prometheus.RecordedPrometheus()
     raise PrometheusError(source, f"no Prometheus source named {source!r} is configured")
 
@@ -149,8 +148,7 @@ def run_query(
 
     A source found down is recorded on its connector; one that answers again is re-checked.
     """
-    settings = get_settings()
-    demo = is_demo(request.source, settings)
+    demo = is_demo(request.source)
     if remember and user is not None and user.id is not None:
         session.add(
             MetricQuery(
@@ -160,7 +158,7 @@ def run_query(
         session.commit()
     outcome = QueryOutcome(source=request.source, demo=demo)
     try:
-        with closing(client_for(request.source, settings)) as client:
+        with closing(client_for(request.source)) as client:
             outcome.result, outcome.step_seconds = _execute(client, request)
     except QueryError as exc:
         outcome.error, outcome.error_kind, outcome.error_type = exc.message, "query", exc.error_type
@@ -173,7 +171,7 @@ def run_query(
     if outcome.error_kind != "down" and not demo:
         row = session.get(ConnectorStatus, connector_name(request.source))
         if row is not None and row.state == "down":
-            check_source(session, request.source, settings)
+            check_source(session, request.source)
     return outcome
 
 
@@ -208,13 +206,10 @@ def _record_down(session: Session, source: str, error: str) -> ConnectorStatus:
     return record_check(session, prometheus_down(name, error, since or utcnow()))
 
 
-def check_source(
-    session: Session, source: str, settings: Settings | None = None
-) -> ConnectorStatus:
+def check_source(session: Session, source: str) -> ConnectorStatus:
     """Ask a configured source for its build info and record the answer on its connector."""
-    settings = settings or get_settings()
     try:
-        with closing(client_for(source, settings)) as client:
+        with closing(client_for(source)) as client:
             info, latency = timed(client.build_info)
     except PrometheusError as exc:
         return _record_down(session, source, exc.message)
@@ -224,15 +219,14 @@ def check_source(
 def poll(session: Session) -> int:
     """One pass of the metrics job: check every configured source, then tell open dashboards
     to refresh their panels; returns how many sources answered."""
-    settings = get_settings()
-    checked = [check_source(session, name, settings) for name in _configured(settings)]
+    checked = [check_source(session, name) for name in _configured()]
     get_bus().publish(Event(topic=f"{TOPIC}.refresh", keys={}))
     return sum(row.state == "ok" for row in checked)
 
 
 def source_states(session: Session) -> list[ConnectorStatus]:
     """Connector rows of the configured sources (the demo source has the ``prometheus`` one)."""
-    names = [connector_name(n) for n in _configured(get_settings())]
+    names = [connector_name(n) for n in _configured()]
     if not names:
         return []
     rows = session.exec(select(ConnectorStatus).where(ConnectorStatus.name.in_(names)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from opssight.config import get_settings
+from opssight.services import source_config
 from opssight.services.auth.navigation import MESSAGES, safe_next
 from opssight.state.session import current_user
 
@@ -22,7 +23,7 @@ class LoginState(rx.State):
         self.next_path = safe_next(str(params.get("next", "/")))
         self.error = MESSAGES.get(str(params.get("error", "")), "")
         settings = get_settings()
-        self.github, self.demo = settings.github_sign_in, settings.demo_enabled
+        self.github, self.demo = settings.github_sign_in, source_config.current().demo
         if not self.error and await current_user(self) is not None:
             return rx.redirect(self.next_path)
         return None

@@ -23,8 +23,8 @@ import reflex as rx
 import structlog
 
 from opssight import db
-from opssight.config import get_settings
 from opssight.models import User
+from opssight.services import source_config
 from opssight.services.auth import sessions
 from opssight.services.auth.navigation import LOGIN_PAGE, safe_next
 from opssight.services.auth.rbac import GUEST_PERMISSIONS, permissions_for
@@ -75,7 +75,7 @@ async def principal(state: rx.State) -> Principal | None:
     user = await current_user(state)
     if user is not None:
         return Principal(user, permissions_for(user.role))
-    return Principal(None, GUEST_PERMISSIONS) if get_settings().demo_enabled else None
+    return Principal(None, GUEST_PERMISSIONS) if source_config.current().demo else None
 
 
 def caller() -> Principal:

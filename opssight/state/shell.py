@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from opssight.config import get_settings
+from opssight.services import source_config
 from opssight.services.auth.rbac import permissions_for
 from opssight.state.session import principal, sign_in_url
 
@@ -24,7 +24,7 @@ class ShellState(rx.State):
     async def load(self):
         """Runs first on every page: no caller (demo off, no session) goes to sign in."""
         who = await principal(self)
-        self.demo = get_settings().demo_enabled
+        self.demo = source_config.current().demo
         user = who.user if who else None
         self.signed_in, self.guest = user is not None, who is not None and user is None
         self.login = user.login if user else ""

@@ -28,7 +28,7 @@ from opssight.integrations.github_app import REFRESH_MARGIN_SECONDS, Installatio
 from opssight.jobs import github as github_job
 from opssight.jobs import runner
 from opssight.models import ConnectorStatus, WorkflowRun
-from opssight.services import github_sync
+from opssight.services import github_sync, source_config
 from tests.replay.github import GitHubReplay, load
 
 APP_ID = "123456"
@@ -207,8 +207,10 @@ def test_settings_run_the_sync_job_with_the_app(
     get_settings.cache_clear()
     settings = get_settings()
     assert settings.real_sources == ["github"]
-    assert "github.sync" in [job.name for job in runner.enabled_jobs()]
-    sync = github_job.sync_job(settings)
+    config = source_config.load(session)
+    assert "github.sync" in [job.name for job in runner.planned_jobs(config, settings)]
+    assert config.github is not None and config.github.origin == "environment"
+    sync = github_job.sync_job(config.github, settings)
     with structlog.testing.capture_logs() as logs:
         sync(session)
         sync(session)  # the second pass reuses the cached installation token

@@ -21,6 +21,7 @@ from opssight.jobs import kubernetes as kubernetes_job
 from opssight.models import ConnectorStatus, KubeCluster, KubePod
 from opssight.schemas.kubernetes import KubeFilter
 from opssight.services import clusters, kube_queries
+from opssight.services.source_config import KubeConfig
 from tests.replay.kubernetes import KubeReplay, write_kubeconfig
 
 CRASHLOOP = ("scraper", "e2e-container-creating")
@@ -293,7 +294,8 @@ async def test_the_job_watches_every_context(
     get_settings.cache_clear()
     with db.session_scope(database_url) as session:
         clusters.register(session, "removed-from-kubeconfig")
-    task = asyncio.create_task(kubernetes_job.run(get_settings()))
+    config = KubeConfig("environment", str(kubeconfig), (), in_cluster=False)
+    task = asyncio.create_task(kubernetes_job.run(config, get_settings()))
     try:
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:

@@ -34,7 +34,9 @@ def _wait_for(server: PrometheusServer, promql: str, value: float) -> None:
     pytest.fail(f"{promql} never read {value}")
 
 
-def test_sources_parse_names_urls_and_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sources_parse_names_urls_and_tokens(
+    monkeypatch: pytest.MonkeyPatch, settings_database: None
+) -> None:
     monkeypatch.setenv("OPSSIGHT_PROMETHEUS_URL", "prod=https://u:p@prom:9443/x/, http://b:9090")
     monkeypatch.setenv("OPSSIGHT_PROMETHEUS_TOKEN", "prod=t0ken")
     reset_caches()

@@ -29,6 +29,8 @@ from opssight.models import (
     NotificationPolicy,
     Silence,
 )
+from opssight.schemas.connections import ContactPointForm
+from opssight.services import contact_points
 from opssight.services.alerting import history, notify
 from opssight.services.alerting.states import Snapshot, State
 from tests.support import free_port, reset_caches
@@ -140,7 +142,12 @@ def mailbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mailbox
 
 
 def contact(session: Session, name: str, kind: str, target: str) -> ContactPoint:
-    point = ContactPoint(name=name, kind=kind, target=target)
+    addresses = [a.strip() for a in target.split(",")] if kind == "email" else []
+    form = ContactPointForm(
+        name=name, kind=kind, url="" if addresses else target, addresses=addresses
+    )
+    point = ContactPoint(name=name, kind=kind, target="")
+    contact_points.fill(point, form)
     session.add(point)
     session.commit()
     session.refresh(point)
@@ -294,7 +301,7 @@ def test_email_without_smtp_settings_is_logged_as_failed(session):
     fire(session, "Down", T0)
     tick(session, T0)
     [delivery] = session.exec(select(NotificationDelivery)).all()
-    assert delivery.status == "pending" and "OPSSIGHT_SMTP_HOST" in delivery.last_error
+    assert delivery.status == "pending" and "no SMTP server" in delivery.last_error
 
 
 def test_matchers():

@@ -14,7 +14,7 @@ from opssight.config import ConfigError, get_settings
 from opssight.jobs import runner
 from opssight.models import HttpEtag, WebhookDelivery
 from opssight.models.base import utcnow
-from opssight.services import retention, webhooks
+from opssight.services import retention, source_config, webhooks
 
 PING = (
     Path(__file__).parent.parent / "fixtures" / "github" / "webhooks" / "octokit.ping.payload.json"
@@ -58,7 +58,9 @@ def test_redeliveries_within_githubs_window_are_still_duplicates(session: Sessio
     assert deliver(session, "a-year-old", timedelta(0)) == "stored"  # forgotten: new again
 
 
-def test_the_setting_keeps_githubs_redelivery_window(monkeypatch: pytest.MonkeyPatch):
+def test_the_setting_keeps_githubs_redelivery_window(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+):
     assert get_settings().retention_days == 90
     monkeypatch.setenv("OPSSIGHT_RETENTION_DAYS", "3")
     get_settings.cache_clear()
@@ -67,4 +69,5 @@ def test_the_setting_keeps_githubs_redelivery_window(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("OPSSIGHT_RETENTION_DAYS", "30")
     get_settings.cache_clear()
     assert get_settings().retention_days == 30
-    assert "retention" in [job.name for job in runner.enabled_jobs()]
+    config = source_config.load(session)
+    assert "retention" in [job.name for job in runner.planned_jobs(config, get_settings())]

@@ -30,7 +30,7 @@ from opssight.integrations.prometheus import Client, PrometheusError, QueryResul
 from opssight.models import Alert, AlertRule
 from opssight.models.base import utcnow
 from opssight.schemas.alerting import PrometheusAlerts, PrometheusRules
-from opssight.services import metrics
+from opssight.services import metrics, source_config
 from opssight.services.alerting import history
 from opssight.services.alerting.states import ACTIVE, Observation, Snapshot, State, step
 
@@ -134,7 +134,7 @@ def run_pass(session: Session, *, now: Callable[[], datetime] = utcnow) -> list[
     """Evaluate every enabled OpsSight rule, then read every source's own rules and alerts.
     Commits per rule and per source; publishes as it goes; returns every event published."""
     settings = get_settings()
-    offered = metrics.source_names(settings)
+    offered = metrics.source_names()
     clients: dict[str, Client] = {}
     published: list[Event] = []
     try:
@@ -153,7 +153,7 @@ def run_pass(session: Session, *, now: Callable[[], datetime] = utcnow) -> list[
     session.commit()
     history.publish(events)
     published += events
-    for source in settings.prometheus_sources:
+    for source in source_config.current().prometheus:
         events = sync_source(
             session, source, timeout=settings.prometheus_timeout_seconds, now=now()
         )

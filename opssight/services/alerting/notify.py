@@ -24,7 +24,6 @@ from typing import Any
 import structlog
 from sqlmodel import Session, col, select
 
-from opssight.config import get_settings
 from opssight.events import Event, get_bus
 from opssight.integrations import notify as sender
 from opssight.models import (
@@ -36,6 +35,7 @@ from opssight.models import (
     Silence,
 )
 from opssight.models.base import utcnow
+from opssight.services import contact_points, source_config
 from opssight.services.alerting.states import State
 
 log = structlog.get_logger(__name__)
@@ -229,21 +229,28 @@ def text(body: dict[str, Any]) -> tuple[str, str]:
 def send(point: ContactPoint, body: dict[str, Any]) -> None:
     """Deliver one notification to a contact point. Raises ``sender.SendError``."""
     if point.kind == "webhook":
-        sender.post_json(point.target, body, timeout=SEND_TIMEOUT_SECONDS)
+        sender.post_json(contact_points.url_of(point), body, timeout=SEND_TIMEOUT_SECONDS)
         return
     subject, content = text(body)
     if point.kind == "slack":
-        sender.post_json(point.target, {"text": content}, timeout=SEND_TIMEOUT_SECONDS)
+        payload = {"text": content}
+        sender.post_json(contact_points.url_of(point), payload, timeout=SEND_TIMEOUT_SECONDS)
         return
-    settings = get_settings()
-    if not settings.smtp_host or not settings.smtp_from:
-        raise sender.SendError("OPSSIGHT_SMTP_HOST and OPSSIGHT_SMTP_FROM are not set")
-    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
-    smtp = sender.Smtp(
-        settings.smtp_host, settings.smtp_port, settings.smtp_from, settings.smtp_user, password
-    )
+    smtp = source_config.current().smtp
+    if smtp is None or not smtp.sender:
+        raise sender.SendError("no SMTP server: add one in Settings → Connections")
     to = [address.strip() for address in point.target.split(",") if address.strip()]
     sender.send_email(smtp, to, subject, content, timeout=SEND_TIMEOUT_SECONDS)
+
+
+def _destination(session: Session, delivery: NotificationDelivery) -> ContactPoint | None:
+    """The delivery's contact point; for a personal copy, the person's address as an email
+    contact point (not stored)."""
+    if delivery.kind == personal.KIND and delivery.recipient:
+        return ContactPoint(name=delivery.recipient, kind="email", target=delivery.recipient)
+    if delivery.contact_point_id:
+        return session.get(ContactPoint, delivery.contact_point_id)
+    return None
 
 
 def deliver_due(

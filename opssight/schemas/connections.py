@@ -1,0 +1,211 @@
+"""What an admin enters for each connection and contact point, validated before anything is
+tested or saved. Secret fields are listed in ``SECRETS``; left blank on an edit they keep the
+saved value."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, ClassVar, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
+
+Line = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+SOURCE_NAME = re.compile(r"[\w.:-]{1,80}")
+REPOSITORY = re.compile(r"[\w.-]+/[\w.-]+")
+EMAIL = re.compile(r"[^@\s,]+@[^@\s,]+\.[^@\s,]+")
+
+
+def http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value.rstrip("/")
+
+
+class ConnectionForm(BaseModel):
+    """Fields common to every kind; ``name`` is how pages and the health panel call it."""
+
+    SECRETS: ClassVar[tuple[str, ...]] = ()
+    KIND: ClassVar[str]
+    SINGLE: ClassVar[bool] = True  # one connection of this kind at most
+
+    name: Line = ""
+    enabled: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if value and not SOURCE_NAME.fullmatch(value):
+            raise ValueError("use letters, digits, '.', ':', '_' or '-' (at most 80)")
+        return value
+
+    def public(self) -> dict[str, object]:
+        """The settings without the secrets (stored in the clear)."""
+        return self.model_dump(exclude={"name", "enabled", *self.SECRETS})
+
+    def secret_values(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in self.SECRETS}
+
+
+class GitHubForm(ConnectionForm):
+    KIND: ClassVar[str] = "github"
+    SECRETS: ClassVar[tuple[str, ...]] = ("token", "private_key", "webhook_secret")
+
+    api_url: Line = "https://api.github.com"
+    web_url: Line = "https://github.com"
+    auth: Literal["token", "app"] = "token"
+    token: str = ""
+    app_id: Line = ""
+    installation_id: int | None = Field(default=None, ge=1)
+    private_key: str = ""
+    repositories: list[str] = []
+    organisation: Line = ""
+    webhook_secret: str = ""
+
+    @field_validator("api_url", "web_url")
+    @classmethod
+    def _urls(cls, value: str) -> str:
+        return http_url(value)
+
+    @field_validator("repositories")
+    @classmethod
+    def _repositories(cls, value: list[str]) -> list[str]:
+        bad = [name for name in value if not REPOSITORY.fullmatch(name)]
+        if bad:
+            raise ValueError(f"not owner/repo: {', '.join(bad)}")
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> GitHubForm:
+        if self.auth == "token" and not self.token.strip():
+            raise ValueError("a token is needed (a personal access token or installation token)")
+        if self.auth == "app" and not (self.app_id and self.installation_id and self.private_key):
+            raise ValueError("a GitHub App needs its app id, installation id and private key")
+        if not self.repositories and not self.organisation:
+            raise ValueError("name the repositories (owner/repo) or an organisation to read")
+        return self
+
+
+class KubernetesForm(ConnectionForm):
+    KIND: ClassVar[str] = "kubernetes"
+    SECRETS: ClassVar[tuple[str, ...]] = ("kubeconfig",)
+
+    kubeconfig: str = ""
+    contexts: list[str] = []
+    """The contexts to watch; empty: every context of the kubeconfig."""
+    in_cluster: bool = False
+
+    @model_validator(mode="after")
+    def _complete(self) -> KubernetesForm:
+        if not self.kubeconfig.strip() and not self.in_cluster:
+            raise ValueError("upload a kubeconfig or choose the cluster OpsSight runs in")
+        if self.kubeconfig.strip():
+            names = context_names(self.kubeconfig)
+            unknown = sorted(set(self.contexts) - set(names))
+            if unknown:
+                raise ValueError(f"the kubeconfig has no context {', '.join(unknown)}")
+        return self
+
+    def config_dict(self) -> dict | None:
+        return yaml.safe_load(self.kubeconfig) if self.kubeconfig.strip() else None
+
+
+def context_names(kubeconfig: str) -> list[str]:
+    """The context names of a kubeconfig's YAML; ``ValueError`` when it is not one."""
+    try:
+        loaded = yaml.safe_load(kubeconfig)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"the kubeconfig is not valid YAML ({exc})") from None
+    contexts = loaded.get("contexts") if isinstance(loaded, dict) else None
+    if not isinstance(contexts, list) or not contexts:
+        raise ValueError("the kubeconfig has no contexts")
+    return sorted(str(c.get("name")) for c in contexts if isinstance(c, dict) and c.get("name"))
+
+
+class PrometheusForm(ConnectionForm):
+    KIND: ClassVar[str] = "prometheus"
+    SECRETS: ClassVar[tuple[str, ...]] = ("password", "token")
+    SINGLE: ClassVar[bool] = False
+
+    url: Line
+    username: Line = ""
+    password: str = ""
+    token: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return http_url(value)
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> PrometheusForm:
+        if self.token and self.username:
+            raise ValueError("use basic auth or a bearer token, not both")
+        return self
+
+
+class AlertmanagerForm(ConnectionForm):
+    KIND: ClassVar[str] = "alertmanager"
+    SECRETS: ClassVar[tuple[str, ...]] = ("webhook_token",)
+
+    url: Line = ""
+    """Alertmanager's own address (tested, and linked); optional."""
+    webhook_token: str = ""
+    """The bearer token Alertmanager sends to ``/api/webhooks/alertmanager``."""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return http_url(value) if value else value
+
+    @model_validator(mode="after")
+    def _complete(self) -> AlertmanagerForm:
+        if len(self.webhook_token) < 16:
+            raise ValueError("the webhook token needs at least 16 characters")
+        return self
+
+
+class SmtpForm(ConnectionForm):
+    KIND: ClassVar[str] = "smtp"
+    SECRETS: ClassVar[tuple[str, ...]] = ("password",)
+
+    host: Line = Field(min_length=1)
+    port: int = Field(default=587, ge=1, le=65535)
+    username: Line = ""
+    password: str = ""
+    sender: Line = Field(min_length=3)
+
+    @field_validator("sender")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        if not EMAIL.fullmatch(value):
+            raise ValueError(f"{value!r} is not an email address")
+        return value
+
+
+FORMS: dict[str, type[ConnectionForm]] = {
+    form.KIND: form
+    for form in (GitHubForm, KubernetesForm, PrometheusForm, AlertmanagerForm, SmtpForm)
+}
+
+
+class ContactPointForm(BaseModel):
+    """A Slack incoming webhook, a generic webhook (URLs kept encrypted) or email addresses."""
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    kind: Literal["slack", "email", "webhook"]
+    url: str = ""
+    addresses: list[str] = []
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _complete(self) -> ContactPointForm:
+        if self.kind == "email":
+            bad = [a for a in self.addresses if not EMAIL.fullmatch(a)]
+            if bad or not self.addresses:
+                raise ValueError(f"not email addresses: {', '.join(bad) or '(none given)'}")
+        elif self.url:  # blank on an edit: the saved URL is kept
+            http_url(self.url)
+        return self

@@ -1,0 +1,232 @@
+"""Connections saved in Settings: secrets encrypted at rest (a raw read sees ciphertext only),
+a wrong key named in the error, key rotation, the environment winning, "Test connection"
+against real endpoints (replayed GitHub and Kubernetes, a real Prometheus), and jobs following
+what is saved."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlmodel import Session, select
+
+from opssight.config import get_settings
+from opssight.jobs import runner
+from opssight.models import AuditLog, Connection, ContactPoint, User
+from opssight.schemas.connections import ContactPointForm, KubernetesForm
+from opssight.services import connection_probe, connections, contact_points, secrets, source_config
+from opssight.services.connections import ConnectionsError
+from tests.replay.github import DEFAULT_REPO, TOKEN, GitHubReplay
+from tests.replay.kubernetes import KubeReplay, write_kubeconfig
+from tests.support import free_port, reset_caches
+
+GITHUB_TOKEN = "ghp_0123456789abcdefSECRETtoken"
+KEY_A = "a" * 40
+KEY_B = "b" * 40
+
+
+@pytest.fixture
+def admin(session: Session) -> User:
+    user = User(login="root-admin", role="admin")
+    session.add(user)
+    session.commit()
+    session.refresh(user)
+    return user
+
+
+def github_values(api_url: str = "https://ghe.example.org/api/v3", **extra: object) -> dict:
+    values = {"api_url": api_url, "token": GITHUB_TOKEN, "repositories": [DEFAULT_REPO]}
+    return values | extra
+
+
+def save_github(session: Session, admin: User, **extra: object) -> Connection:
+    form = connections.draft(session, "github", github_values(**extra))
+    return connections.save(session, form, actor=admin)
+
+
+def set_key(monkeypatch: pytest.MonkeyPatch, key: str, previous: str | None = None) -> None:
+    monkeypatch.setenv("OPSSIGHT_SECRET_KEY", key)
+    if previous is None:
+        monkeypatch.delenv("OPSSIGHT_SECRET_KEY_PREVIOUS", raising=False)
+    else:
+        monkeypatch.setenv("OPSSIGHT_SECRET_KEY_PREVIOUS", previous)
+    reset_caches()
+
+
+def test_the_row_holds_ciphertext_only(session: Session, admin: User):
+    row = save_github(session, admin, webhook_secret="hook-secret-value")
+    raw = session.execute(
+        text("SELECT settings, secrets FROM connection WHERE id = :id"), {"id": row.id}
+    ).one()
+    stored = json.dumps(raw[0]) if not isinstance(raw[0], str) else raw[0]
+    for secret in (GITHUB_TOKEN, "hook-secret-value"):
+        assert secret not in stored and secret not in raw[1]
+    assert raw[1].startswith("gAAAA")  # a Fernet token
+    assert secrets.decrypt(raw[1]) == {"token": GITHUB_TOKEN, "webhook_secret": "hook-secret-value"}
+    [view] = connections.list_connections(session)
+    assert view.secrets_set == ["token", "webhook_secret"]
+    assert GITHUB_TOKEN not in view.model_dump_json()
+    audit_rows = session.exec(select(AuditLog).where(AuditLog.action == "connection.create")).all()
+    assert len(audit_rows) == 1 and GITHUB_TOKEN not in json.dumps(audit_rows[0].after)
+
+
+def test_a_blank_secret_keeps_the_saved_one(session: Session, admin: User):
+    row = save_github(session, admin)
+    form = connections.draft(
+        session, "github", github_values(token="", organisation="octo-org"), row.id
+    )
+    connections.save(session, form, actor=admin, connection_id=row.id)
+    config = source_config.load(session)
+    assert config.github is not None
+    assert config.github.token == GITHUB_TOKEN and config.github.organisation == "octo-org"
+
+
+def test_bad_forms_say_what_is_wrong(session: Session, admin: User):
+    with pytest.raises(ConnectionsError, match="token is needed"):
+        connections.draft(session, "github", github_values(token=""))
+    with pytest.raises(ConnectionsError, match="not owner/repo: nope"):
+        connections.draft(session, "github", github_values(repositories=["nope"]))
+    with pytest.raises(ConnectionsError, match="not an http"):
+        connections.draft(session, "prometheus", {"name": "p", "url": "ftp://x"})
+    with pytest.raises(ConnectionsError, match="not valid YAML"):
+        connections.draft(session, "kubernetes", {"kubeconfig": "{{{"})
+    save_github(session, admin)
+    with pytest.raises(ConnectionsError, match="exists already"):
+        save_github(session, admin)
+
+
+def test_a_wrong_key_names_the_variable(
+    session: Session, admin: User, monkeypatch: pytest.MonkeyPatch
+):
+    set_key(monkeypatch, KEY_A)
+    save_github(session, admin)
+    set_key(monkeypatch, KEY_B)
+    config = source_config.load(session)  # no crash: the connection is left out, and why
+    assert config.github is None
+    assert "cannot be decrypted with OPSSIGHT_SECRET_KEY" in config.errors["github"]
+    with pytest.raises(secrets.SecretKeyError, match="OPSSIGHT_SECRET_KEY_PREVIOUS"):
+        connections.list_connections(session)
+
+
+def test_rotating_the_key_re_encrypts(
+    session: Session, admin: User, monkeypatch: pytest.MonkeyPatch
+):
+    set_key(monkeypatch, KEY_A)
+    row = save_github(session, admin)
+    point = contact_points.save(
+        session,
+        None,
+        ContactPointForm(name="hooks", kind="webhook", url="https://hooks.example.org/t/SECRET"),
+        actor=admin,
+    )
+    old_github, old_point = row.secrets, point.secret
+    set_key(monkeypatch, KEY_B, previous=KEY_A)
+    assert source_config.load(session).github.token == GITHUB_TOKEN  # the old key still reads
+    assert connections.rotate_all(session) == 2
+    session.expire_all()
+    assert session.get(Connection, row.id).secrets != old_github
+    assert session.get(ContactPoint, point.id).secret != old_point
+    set_key(monkeypatch, KEY_B)  # the old key is gone: everything reads under the new one
+    assert source_config.load(session).github.token == GITHUB_TOKEN
+    assert contact_points.url_of(session.get(ContactPoint, point.id)).endswith("/t/SECRET")
+
+
+def test_contact_point_urls_are_encrypted(session: Session, admin: User):
+    form = ContactPointForm(name="chat", kind="slack", url="https://hooks.slack.com/services/T/B/X")
+    point = contact_points.save(session, None, form, actor=admin)
+    raw = session.execute(
+        text("SELECT target, secret FROM contact_point WHERE id = :id"), {"id": point.id}
+    ).one()
+    assert "services/T/B/X" not in raw[0] + raw[1] and raw[0] == "https://hooks.slack.com/…"
+    renamed = ContactPointForm(name="chat-2", kind="slack")
+    contact_points.save(session, point.id, renamed, actor=admin)  # a blank URL keeps the saved one
+    assert contact_points.url_of(session.get(ContactPoint, point.id)).endswith("/T/B/X")
+
+
+def test_the_environment_wins(session: Session, admin: User, monkeypatch: pytest.MonkeyPatch):
+    save_github(session, admin)
+    config = source_config.load(session)
+    assert config.github.origin == "settings" and not config.demo
+    monkeypatch.setenv("OPSSIGHT_GITHUB_TOKEN", "env-token")
+    monkeypatch.setenv("OPSSIGHT_GITHUB_REPOS", "env/repo")
+    reset_caches()
+    config = source_config.load(session)
+    assert config.github.origin == "environment" and config.github.token == "env-token"
+    assert "github" in config.environment
+
+
+def test_jobs_follow_what_is_saved(session: Session, admin: User):
+    settings = get_settings()
+    assert source_config.load(session).demo
+    names = {job.name for job in runner.planned_jobs(source_config.load(session), settings)}
+    assert "demo.github" in names and "github.sync" not in names
+    row = save_github(session, admin)
+    config = source_config.load(session)
+    planned = {job.name: job for job in runner.planned_jobs(config, settings)}
+    assert "github.sync" in planned and "demo.github" not in planned
+    form = connections.draft(session, "github", github_values(token="ghp_another"), row.id)
+    connections.save(session, form, actor=admin, connection_id=row.id)
+    changed = {job.name: job for job in runner.planned_jobs(source_config.load(session), settings)}
+    assert changed["github.sync"].version != planned["github.sync"].version
+    assert changed["retention"].version == planned["retention"].version
+    connections.set_enabled(session, row.id, False, actor=admin)
+    names = {job.name for job in runner.planned_jobs(source_config.load(session), settings)}
+    assert "github.sync" not in names and "demo.github" in names
+    actions = [a.action for a in session.exec(select(AuditLog).order_by(AuditLog.id))]
+    assert actions == ["connection.create", "connection.update", "connection.disable"]
+
+
+def test_probe_github_on_the_replay(session: Session):
+    with GitHubReplay() as replay:
+        replay.add_repo("octo-org/second")
+        form = connections.draft(
+            session, "github", {"api_url": replay.url, "token": TOKEN, "organisation": "octo-org"}
+        )
+        assert connection_probe.probe(form) == "2 repositories, rate limit 5,000/5,000"
+        bad = connections.draft(session, "github", github_values(replay.url, token="ghp_wrong"))
+        with pytest.raises(connection_probe.ProbeFailed, match="Bad credentials"):
+            connection_probe.probe(bad)
+    gone = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(connection_probe.ProbeFailed, match=gone):
+        connection_probe.probe(connections.draft(session, "github", github_values(gone)))
+
+
+def test_probe_kubernetes_from_an_uploaded_kubeconfig(session: Session, tmp_path: Path):
+    with KubeReplay() as prod, KubeReplay(token="staging-token") as staging:
+        path = write_kubeconfig(tmp_path / "kubeconfig", {"prod": prod, "staging": staging})
+        uploaded = path.read_text()
+        form = connections.draft(session, "kubernetes", {"kubeconfig": uploaded})
+        nodes = len(prod.objects("nodes")) + len(staging.objects("nodes"))
+        assert connection_probe.probe(form) == f"2 contexts, {nodes} nodes"
+        one = connections.draft(
+            session, "kubernetes", {"kubeconfig": uploaded, "contexts": ["prod"]}
+        )
+        assert connection_probe.probe(one).startswith("1 context, ")
+        with pytest.raises(ConnectionsError, match="no context nope"):
+            connections.draft(session, "kubernetes", {"kubeconfig": uploaded, "contexts": ["nope"]})
+        staging.token = "rotated"
+        with pytest.raises(connection_probe.ProbeFailed, match="401"):
+            connection_probe.probe(form)
+    assert KubernetesForm(kubeconfig=uploaded).config_dict()["contexts"]
+
+
+def test_probe_prometheus_for_real(session: Session, prometheus_server):
+    form = connections.draft(session, "prometheus", {"name": "main", "url": prometheus_server.url})
+    found = connection_probe.probe(form)
+    assert found.startswith(f"Prometheus {prometheus_server.version}, ")
+    assert found.endswith("targets up") and " 0 of 0 " not in found
+    gone = connections.draft(
+        session, "prometheus", {"name": "gone", "url": f"http://127.0.0.1:{free_port()}"}
+    )
+    with pytest.raises(connection_probe.ProbeFailed, match="unreachable"):
+        connection_probe.probe(gone)
+
+
+def test_saved_prometheus_sources_are_offered(session: Session, admin: User):
+    form = connections.draft(session, "prometheus", {"name": "saved", "url": "http://127.0.0.1:1"})
+    connections.save(session, form, actor=admin)
+    config = source_config.load(session)
+    assert [s.name for s in config.prometheus] == ["saved"]
+    assert not config.demo
