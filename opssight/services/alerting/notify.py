@@ -243,16 +243,6 @@ def send(point: ContactPoint, body: dict[str, Any]) -> None:
     sender.send_email(smtp, to, subject, content, timeout=SEND_TIMEOUT_SECONDS)
 
 
-def _destination(session: Session, delivery: NotificationDelivery) -> ContactPoint | None:
-    """The delivery's contact point; for a personal copy, the person's address as an email
-    contact point (not stored)."""
-    if delivery.kind == personal.KIND and delivery.recipient:
-        return ContactPoint(name=delivery.recipient, kind="email", target=delivery.recipient)
-    if delivery.contact_point_id:
-        return session.get(ContactPoint, delivery.contact_point_id)
-    return None
-
-
 def deliver_due(
     session: Session, *, now: datetime, deliver: Callable[[ContactPoint, dict], None] = send
 ) -> int:
