@@ -11,6 +11,7 @@ import redis
 from sqlalchemy.exc import SQLAlchemyError
 
 from opssight import db
+from opssight.ansible import callback_path
 from opssight.config import ConfigError, Settings, get_settings
 from opssight.db import PROJECT_ROOT
 
@@ -80,8 +81,15 @@ def main(argv: list[str] | None = None) -> None:
     run_parser.add_argument("--port", type=int, help="default: OPSSIGHT_PORT or 3000")
     run_parser.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
     sub.add_parser("migrate", help="apply database migrations and exit")
+    sub.add_parser(
+        "ansible-callback-path",
+        help="print the folder of the Ansible callback: "
+        "export ANSIBLE_CALLBACK_PLUGINS=$(opssight ansible-callback-path)",
+    )
     args = parser.parse_args(argv)
-    if args.command == "run":
+    if args.command == "ansible-callback-path":
+        print(callback_path())
+    elif args.command == "run":
         run(args.port, args.host)
     else:
         preflight()

@@ -137,6 +137,8 @@ class Settings(BaseSettings):
     alertmanager_webhook_token: SecretStr | None = None
     alertmanager_webhook_max_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
     alert_eval_interval_seconds: float = Field(default=30.0, gt=0)
+    ansible_token: SecretStr | None = None
+    ansible_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_user: str | None = None
@@ -149,7 +151,7 @@ class Settings(BaseSettings):
         "github_token", "github_webhook_secret", "kubeconfig", "kubernetes_service_host",
         "prometheus_url", "prometheus_token",
         "alertmanager_url", "alertmanager_webhook_token", "smtp_host", "smtp_user", "smtp_password",
-        "smtp_from", "slack_webhook_url", "demo", "github_repos", "github_org",
+        "smtp_from", "slack_webhook_url", "ansible_token", "demo", "github_repos", "github_org",
         "dora_deploy_workflows", "github_allowed_orgs", "github_app_id",
         "github_app_installation_id", "github_app_private_key", "github_app_private_key_file",
         mode="before",
@@ -203,7 +205,8 @@ class Settings(BaseSettings):
         if self.demo_enabled:
             return self
         for name in (
-            "secret_key", "admin_password", "github_webhook_secret", "alertmanager_webhook_token"
+            "secret_key", "admin_password", "github_webhook_secret", "alertmanager_webhook_token",
+            "ansible_token",
         ):  # fmt: skip
             value: SecretStr | None = getattr(self, name)
             if value is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from opssight.api import alertmanager, auth, health, metrics, webhooks
+from opssight.api import alertmanager, auth, automation, health, metrics, webhooks
 from opssight.api.middleware import HttpMiddleware
 
 
@@ -15,5 +15,6 @@ def create_api() -> FastAPI:
     api.include_router(auth.router)
     api.include_router(webhooks.router)
     api.include_router(alertmanager.router)
+    api.include_router(automation.router)
     api.add_middleware(HttpMiddleware)
     return api

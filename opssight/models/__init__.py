@@ -3,6 +3,16 @@
 from opssight.models.access import LoginFailure, RoleRule
 from opssight.models.alert import Alert, AlertRule, AlertTransition
 from opssight.models.audit import AuditLog
+from opssight.models.automation import (
+    AutomationHost,
+    AutomationPlay,
+    AutomationResult,
+    AutomationRun,
+    AutomationRunGroup,
+    AutomationRunHost,
+    AutomationTask,
+    AutomationToken,
+)
 from opssight.models.connection import Connection
 from opssight.models.connector import ConnectorStatus
 from opssight.models.dora import DoraCause, DoraChange, DoraConfig, DoraDeployment
@@ -35,6 +45,7 @@ from opssight.models.notification import (
     NotificationPolicy,
     Silence,
 )
+from opssight.models.service import Service, ServiceMember
 from opssight.models.team import Team, TeamMember, TeamNamespace
 from opssight.models.user import User, UserSession
 
@@ -43,6 +54,14 @@ __all__ = [
     "AlertRule",
     "AlertTransition",
     "AuditLog",
+    "AutomationHost",
+    "AutomationPlay",
+    "AutomationResult",
+    "AutomationRun",
+    "AutomationRunGroup",
+    "AutomationRunHost",
+    "AutomationTask",
+    "AutomationToken",
     "Connection",
     "ConnectorStatus",
     "ContactPoint",
@@ -70,6 +89,8 @@ __all__ = [
     "PullRequest",
     "Repository",
     "RoleRule",
+    "Service",
+    "ServiceMember",
     "Silence",
     "Team",
     "TeamMember",

@@ -1,0 +1,1 @@
+"""Ansible loads ``opssight.py`` from this folder by path; nothing imports it."""

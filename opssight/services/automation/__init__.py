@@ -1,0 +1,1 @@
+"""Ansible automation: ingest of the callback's batches, ingest tokens, and the page's reads."""
