@@ -41,8 +41,10 @@ from opssight.models.metric import MetricPanel, MetricQuery
 from opssight.models.notification import (
     ContactPoint,
     NotificationDelivery,
+    NotificationEscalation,
     NotificationGroup,
     NotificationPolicy,
+    NotificationPreference,
     Silence,
 )
 from opssight.models.service import Service, ServiceMember
@@ -84,8 +86,10 @@ __all__ = [
     "MetricPanel",
     "MetricQuery",
     "NotificationDelivery",
+    "NotificationEscalation",
     "NotificationGroup",
     "NotificationPolicy",
+    "NotificationPreference",
     "PullRequest",
     "Repository",
     "RoleRule",

@@ -63,6 +63,13 @@ class NotificationPolicy(SQLModel, table=True):
     repeat_interval_seconds: int = 4 * 3600
     continue_matching: bool = False
     enabled: bool = True
+    escalate_after_minutes: int | None = None
+    """A critical alert still firing and not acknowledged this long after it fired is sent once
+    more, to the escalation contact point (None: no escalation)."""
+    escalation_contact_point_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("contact_point.id", ondelete="SET NULL")),
+    )
 
 
 class Silence(SQLModel, table=True):
@@ -112,6 +119,15 @@ class NotificationDelivery(SQLModel, table=True):
     )
     policy: str = Field(max_length=100)
     group_key: str = Field(max_length=500)
+    kind: str = Field(
+        default="policy", max_length=20, sa_column_kwargs={"server_default": "policy"}
+    )
+    """policy (the policy's contact point), escalation (its escalation contact point) or
+    personal (a copy to a person's own address, ``recipient``, by their preferences)."""
+    user_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("user.id", ondelete="SET NULL"))
+    )
+    recipient: str | None = Field(default=None, max_length=320)
     status: str = Field(default="pending", max_length=20)
     """pending (to send or retry), sent, or failed (gave up)."""
     firing: int = 0
@@ -122,3 +138,48 @@ class NotificationDelivery(SQLModel, table=True):
     created_at: datetime = _when(nullable=False)
     next_attempt_at: datetime = _when(nullable=False)
     sent_at: datetime | None = _when()
+
+
+class NotificationEscalation(SQLModel, table=True):
+    """An alert's firing episode that a policy escalated (at most once per episode)."""
+
+    __tablename__ = "notification_escalation"
+    __table_args__ = (UniqueConstraint("policy_id", "alert_id", "firing_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    policy_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("notification_policy.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    alert_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("alert.id", ondelete="CASCADE"), nullable=False)
+    )
+    firing_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    escalated_at: datetime = _when(nullable=False)
+
+
+class NotificationPreference(SQLModel, table=True):
+    """What one person wants sent to their own address: opted in or not, from which severity,
+    which teams' alerts (none: all), and quiet hours in their time zone."""
+
+    __tablename__ = "notification_preference"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=False, unique=True
+        )
+    )
+    enabled: bool = False
+    email: str = Field(default="", max_length=320)
+    """Where to send; empty: the person's own email address."""
+    min_severity: str = Field(default="warning", max_length=20)
+    teams: list[str] = _json(list)
+    quiet_start: str | None = Field(default=None, max_length=5)
+    """``HH:MM`` local time; quiet hours run from start to end (across midnight if end < start)."""
+    quiet_end: str | None = Field(default=None, max_length=5)
+    timezone: str = Field(default="UTC", max_length=64)
+    critical_in_quiet: bool = True
+    """Critical alerts still reach the person during quiet hours."""
+    updated_at: datetime = _when(nullable=False)

@@ -5,6 +5,7 @@ import reflex as rx
 
 from opssight import routes
 from opssight.state.alerts import AlertsState
+from opssight.state.my_notifications import MyNotificationsState
 from opssight.state.notifications import NotificationsState
 from opssight.templates.shell import page
 from opssight.views.alerts import (
@@ -37,7 +38,7 @@ def _alerts_tab() -> rx.Component:
     )
 
 
-@page(routes.ALERTS, on_load=[AlertsState.load, NotificationsState.load])
+@page(routes.ALERTS, on_load=[AlertsState.load, NotificationsState.load, MyNotificationsState.load])
 def alerts() -> rx.Component:
     return rx.tabs.root(
         rx.tabs.list(

@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, StringConstraints, field_validator
+from pydantic import BaseModel, Field, StringConstraints, field_validator, model_validator
 
 Label = Annotated[str, StringConstraints(max_length=200)]
 Text = Annotated[str, StringConstraints(max_length=4000)]
@@ -151,6 +152,17 @@ class PolicyForm(BaseModel):
     repeat_interval_seconds: Annotated[int, Field(ge=60, le=30 * 86_400)] = 4 * 3600
     continue_matching: bool = False
     enabled: bool = True
+    escalate_after_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] | None = None
+    escalation_contact_point_id: Annotated[int, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _escalation(self) -> PolicyForm:
+        if (self.escalate_after_minutes is None) != (self.escalation_contact_point_id is None):
+            raise ValueError(
+                "escalation needs both a delay in minutes and an escalation contact point "
+                "(or neither)"
+            )
+        return self
 
     @field_validator("matchers")
     @classmethod
@@ -181,3 +193,52 @@ class PolicyForm(BaseModel):
         if bad:
             raise ValueError(f"not a label name: {', '.join(bad)}")
         return list(dict.fromkeys(value))
+
+
+CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class PreferenceForm(BaseModel):
+    """What a person wants sent to their own address (My notifications)."""
+
+    enabled: bool = False
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=320)] = ""
+    min_severity: Literal["critical", "warning", "info"] = "warning"
+    teams: Annotated[list[Label], Field(max_length=50)] = []
+    quiet_start: str | None = None
+    quiet_end: str | None = None
+    timezone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=64)] = "UTC"
+    critical_in_quiet: bool = True
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if value and not EMAIL.match(value):
+            raise ValueError(f"{value!r} is not an email address")
+        return value
+
+    @field_validator("quiet_start", "quiet_end", mode="before")
+    @classmethod
+    def _clock(cls, value: str | None) -> str | None:
+        value = (value or "").strip()
+        if not value:
+            return None
+        if not CLOCK.match(value):
+            raise ValueError(f"{value!r} is not a time like 22:00")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone like Europe/Paris or UTC") from None
+        return value
+
+    @model_validator(mode="after")
+    def _quiet_hours(self) -> PreferenceForm:
+        if (self.quiet_start is None) != (self.quiet_end is None):
+            raise ValueError("quiet hours need both a start and an end (or neither)")
+        return self

@@ -29,7 +29,8 @@ log = structlog.get_logger(__name__)
 
 DELIVERY_LIMIT = 100
 TEXT_FIELDS = ("name", "matchers", "contact_point", "group_by", "group_wait", "group_interval",
-               "repeat_interval")  # fmt: skip
+               "repeat_interval", "escalate_after", "escalation_point")  # fmt: skip
+NO_ESCALATION = "none"  # the picker's item for no escalation contact point
 FLAGS = ("continue_matching", "enabled")
 
 
@@ -67,6 +68,11 @@ def _policy_cells(row: PolicyRow) -> dict[str, str]:
         ),
         "continue": "yes" if p.continue_matching else "",
         "enabled": "yes" if p.enabled else "",
+        "escalation": (
+            f"critical after {p.escalate_after_minutes} min → {row.escalation_contact_point}"
+            if p.escalate_after_minutes is not None and row.escalation_contact_point
+            else ""
+        ),
     }
 
 
@@ -112,9 +118,9 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def form_errors(exc: ValidationError) -> str:
+def form_errors(exc: ValidationError, what: str = "policy") -> str:
     return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'policy'}: "
+        f"{'.'.join(str(p) for p in e['loc']) or what}: "
         + str(e["msg"]).removeprefix("Value error, ")
         for e in exc.errors()
     )
@@ -141,6 +147,8 @@ class NotificationsState(rx.State):
     form_repeat_interval: str = "4h"
     form_continue_matching: bool = False
     form_enabled: bool = True
+    form_escalate_after: str = ""  # minutes; empty: no escalation
+    form_escalation_point: str = NO_ESCALATION
     form_error: str = ""
 
     def _live_params(self) -> str | None:
@@ -200,6 +208,7 @@ class NotificationsState(rx.State):
         self.form_group_by, self.form_group_wait = "alertname", "30s"
         self.form_group_interval, self.form_repeat_interval = "5m", "4h"
         self.form_continue_matching, self.form_enabled = False, True
+        self.form_escalate_after, self.form_escalation_point = "", NO_ESCALATION
         self.form_error, self.form_open = "", True
 
     @rx.event
@@ -217,6 +226,9 @@ class NotificationsState(rx.State):
         self.form_group_interval = duration_text(policy.group_interval_seconds)
         self.form_repeat_interval = duration_text(policy.repeat_interval_seconds)
         self.form_continue_matching, self.form_enabled = policy.continue_matching, policy.enabled
+        after, point = policy.escalate_after_minutes, policy.escalation_contact_point_id
+        self.form_escalate_after = "" if after is None else str(after)
+        self.form_escalation_point = str(point) if point else NO_ESCALATION
         self.form_error, self.form_open = "", True
         return None
 
@@ -233,6 +245,9 @@ class NotificationsState(rx.State):
             setattr(self, f"form_{field}", str(value)[:8000])
 
     def _form(self) -> PolicyForm:
+        after = self.form_escalate_after.strip()
+        if after and _int(after) is None:
+            raise ValueError(f"Escalate after: {after!r} is not a whole number of minutes")
         return PolicyForm(
             name=self.form_name,
             matchers=parse_matchers(self.form_matchers),
@@ -243,6 +258,8 @@ class NotificationsState(rx.State):
             repeat_interval_seconds=parse_duration(self.form_repeat_interval, "Repeat interval"),
             continue_matching=self.form_continue_matching,
             enabled=self.form_enabled,
+            escalate_after_minutes=_int(after) if after else None,
+            escalation_contact_point_id=_int(self.form_escalation_point),
         )
 
     @rx.event

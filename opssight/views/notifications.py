@@ -1,4 +1,5 @@
-"""Alerts → Notifications sections: the policies with their form, and the delivery log."""
+"""Alerts → Notifications sections: my notifications, the policies with their form, and the
+delivery log."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ from opssight.components.cards import panel
 from opssight.components.status import status_badge
 from opssight.components.tables import rows_table
 from opssight.services.alerting.policies import DELIVERY_STATUSES
+from opssight.services.alerting.queries import SEVERITIES
 from opssight.state.inputs import ALL
+from opssight.state.my_notifications import MyNotificationsState as M
+from opssight.state.notifications import NO_ESCALATION
 from opssight.state.notifications import NotificationsState as N
 
 POLICY_COLUMNS = ["Policy", "Matchers", "Contact point", "Group by", "Wait / interval / repeat",
-                  "Continue", ""]  # fmt: skip
+                  "Escalation", "Continue", ""]  # fmt: skip
 DELIVERY_COLUMNS = ["When", "Policy", "Contact point", "Firing", "Resolved", "Status", "Attempts",
                     "Last error", "Next retry"]  # fmt: skip
 
@@ -86,6 +90,7 @@ def policy_list() -> rx.Component:
                         rx.table.cell(p["contact_point"]),
                         rx.table.cell(p["group_by"]),
                         rx.table.cell(p["timing"]),
+                        rx.table.cell(rx.text(p["escalation"], size="1")),
                         rx.table.cell(p["continue"]),
                         rx.table.cell(_policy_actions(p)),
                     ],
@@ -131,6 +136,19 @@ def _contact_point_picker() -> rx.Component:
     )
 
 
+def _escalation_picker() -> rx.Component:
+    return rx.select.root(
+        rx.select.trigger(width="100%"),
+        rx.select.content(
+            rx.select.item("No escalation", value=NO_ESCALATION),
+            rx.foreach(N.contact_points, lambda c: rx.select.item(c["label"], value=c["id"])),
+        ),
+        value=N.form_escalation_point,
+        on_change=lambda v: N.set_form_field("escalation_point", v),
+        aria_label="Escalation contact point",
+    )
+
+
 def policy_form() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
@@ -167,6 +185,17 @@ def policy_form() -> rx.Component:
                         "Repeat interval",
                     ),
                     width="100%",
+                ),
+                rx.hstack(
+                    _text(
+                        "Escalate critical alerts not acknowledged after (minutes; empty: never)",
+                        "escalate_after",
+                        N.form_escalate_after,
+                        "Escalate after minutes",
+                    ),
+                    _field("Escalation contact point", _escalation_picker()),
+                    width="100%",
+                    align="end",
                 ),
                 rx.checkbox(
                     "Continue matching the next policies",
@@ -257,12 +286,104 @@ def delivery_log() -> rx.Component:
     )
 
 
+def _my_text(label: str, field: str, value, **props) -> rx.Component:
+    return _field(
+        label,
+        rx.input(value=value, on_change=lambda v: M.set_field(field, v), aria_label=label, **props),
+    )
+
+
+def _my_form() -> rx.Component:
+    return rx.vstack(
+        rx.checkbox(
+            "Email me alerts that policies notify",
+            checked=M.enabled,
+            on_change=lambda v: M.set_field("enabled", v),
+            class_name="os-my-enabled",
+        ),
+        rx.hstack(
+            _my_text("My address (empty: my account's)", "email", M.email, placeholder=M.own_email),
+            _field(
+                "From severity",
+                rx.select(
+                    list(SEVERITIES),
+                    value=M.min_severity,
+                    on_change=lambda v: M.set_field("min_severity", v),
+                    aria_label="From severity",
+                ),
+            ),
+            width="100%",
+        ),
+        rx.cond(
+            M.all_teams.length() > 0,
+            _field(
+                "Only these teams' alerts (none ticked: every team)",
+                rx.flex(
+                    rx.foreach(
+                        M.all_teams,
+                        lambda t: rx.checkbox(
+                            t,
+                            checked=M.teams.contains(t),
+                            on_change=lambda on: M.choose_team(t, on),
+                        ),
+                    ),
+                    gap="3",
+                    wrap="wrap",
+                ),
+            ),
+        ),
+        rx.hstack(
+            _my_text("Quiet from (HH:MM)", "quiet_start", M.quiet_start, placeholder="22:00"),
+            _my_text("Quiet until (HH:MM)", "quiet_end", M.quiet_end, placeholder="07:00"),
+            _my_text("My time zone", "timezone", M.timezone, placeholder="Europe/Paris"),
+            width="100%",
+        ),
+        rx.checkbox(
+            "Critical alerts still reach me during quiet hours",
+            checked=M.critical_in_quiet,
+            on_change=lambda v: M.set_field("critical_in_quiet", v),
+        ),
+        rx.cond(
+            M.error != "",
+            rx.callout(
+                M.error, icon="triangle-alert", color_scheme="red", class_name="os-my-error"
+            ),
+        ),
+        rx.button("Save my preferences", on_click=M.save, class_name="os-my-save"),
+        spacing="3",
+        width="100%",
+    )
+
+
+def my_notifications() -> rx.Component:
+    return panel(
+        rx.vstack(
+            rx.heading("My notifications", size="4", class_name="os-heading"),
+            rx.text(
+                "A copy of what the policies send, by email to you: the alerts you choose, "
+                "held back during your quiet hours.",
+                size="1",
+                color_scheme="gray",
+            ),
+            rx.cond(
+                M.signed_in,
+                _my_form(),
+                rx.text("Sign in to choose the alerts sent to you.", size="2"),
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        class_name="os-my-notifications",
+    )
+
+
 def notifications_tab() -> rx.Component:
     return rx.vstack(
         rx.cond(
             N.error != "",
             rx.callout(N.error, icon="triangle-alert", color_scheme="red"),
         ),
+        my_notifications(),
         policy_list(),
         delivery_log(),
         policy_form(),

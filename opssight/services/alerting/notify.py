@@ -30,12 +30,14 @@ from opssight.models import (
     Alert,
     ContactPoint,
     NotificationDelivery,
+    NotificationEscalation,
     NotificationGroup,
     NotificationPolicy,
     Silence,
 )
 from opssight.models.base import utcnow
 from opssight.services import contact_points, source_config
+from opssight.services.alerting import personal
 from opssight.services.alerting.states import State
 
 log = structlog.get_logger(__name__)
@@ -170,6 +172,7 @@ def plan(session: Session, *, now: datetime) -> list[NotificationDelivery]:
     buckets = _buckets(session, now)
     groups = {(g.policy_id, g.key): g for g in session.exec(select(NotificationGroup))}
     planned: list[NotificationDelivery] = []
+    audience = personal.Audience(session)
     for key, group in groups.items():
         if key not in buckets:  # everything silenced or long gone: forget the group
             session.delete(group)
@@ -200,13 +203,75 @@ def plan(session: Session, *, now: datetime) -> list[NotificationDelivery]:
             created_at=now,
             next_attempt_at=now,
         )
-        session.add(delivery)
-        planned.append(delivery)
+        copies = audience.copies(delivery)
+        session.add_all([delivery, *copies])
+        planned += [delivery, *copies]
         if firing:
             group.last_sent_at, group.sent_firing = now, sorted(firing)
             session.add(group)
         else:
             session.delete(group)
+    return planned + escalate(session, buckets, now)
+
+
+def escalate(
+    session: Session, buckets: dict[tuple[int, str], Bucket], now: datetime
+) -> list[NotificationDelivery]:
+    """Critical alerts still firing and not acknowledged ``escalate_after_minutes`` after they
+    fired, sent to the policy's escalation contact point: once per firing episode (one delivery
+    per group and pass)."""
+    wanted = [
+        (key, bucket)
+        for key, bucket in buckets.items()
+        if bucket.policy.escalate_after_minutes is not None
+        and bucket.policy.escalation_contact_point_id is not None
+    ]
+    alert_ids = {a.id for _, bucket in wanted for a in bucket.firing}
+    if not alert_ids:
+        return []
+    done = {
+        (e.policy_id, e.alert_id, e.firing_at)
+        for e in session.exec(
+            select(NotificationEscalation).where(
+                col(NotificationEscalation.alert_id).in_(alert_ids)
+            )
+        )
+    }
+    planned = []
+    for (policy_id, key), bucket in wanted:
+        after = timedelta(minutes=bucket.policy.escalate_after_minutes or 0)
+        due = [
+            a
+            for a in bucket.firing
+            if labels_of(a)["severity"] == "critical"
+            and a.acknowledged_at is None
+            and a.firing_at is not None
+            and now - a.firing_at >= after
+            and (policy_id, a.id, a.firing_at) not in done
+        ]
+        if not due:
+            continue
+        body = payload(bucket, due, [], now)
+        body["escalation"] = {"afterMinutes": bucket.policy.escalate_after_minutes}
+        delivery = NotificationDelivery(
+            contact_point_id=bucket.policy.escalation_contact_point_id,
+            policy=bucket.policy.name,
+            group_key=key,
+            kind="escalation",
+            firing=len(due),
+            payload=body,
+            created_at=now,
+            next_attempt_at=now,
+        )
+        session.add(delivery)
+        session.add_all(
+            NotificationEscalation(
+                policy_id=policy_id, alert_id=a.id, firing_at=a.firing_at, escalated_at=now
+            )
+            for a in due
+            if a.id is not None and a.firing_at is not None
+        )
+        planned.append(delivery)
     return planned
 
 
@@ -217,6 +282,9 @@ def text(body: dict[str, Any]) -> tuple[str, str]:
     group = ", ".join(f"{k}={v}" for k, v in body["groupLabels"].items())
     counts = f"FIRING:{len(firing)}" + (f", RESOLVED:{len(resolved)}" if resolved else "")
     subject = f"[{counts}] {body['policy']}" + (f" ({group})" if group else "")
+    if "escalation" in body:
+        after = body["escalation"]["afterMinutes"]
+        subject = f"ESCALATED (not acknowledged after {after} min) {subject}"
     lines = [subject]
     for alert in firing + resolved:
         summary = alert["annotations"].get("summary") or alert["annotations"].get("description", "")
@@ -243,6 +311,16 @@ def send(point: ContactPoint, body: dict[str, Any]) -> None:
     sender.send_email(smtp, to, subject, content, timeout=SEND_TIMEOUT_SECONDS)
 
 
+def _destination(session: Session, delivery: NotificationDelivery) -> ContactPoint | None:
+    """The delivery's contact point; for a personal copy, the person's address as an email
+    contact point (not stored)."""
+    if delivery.kind == personal.KIND and delivery.recipient:
+        return ContactPoint(name=delivery.recipient, kind="email", target=delivery.recipient)
+    if delivery.contact_point_id:
+        return session.get(ContactPoint, delivery.contact_point_id)
+    return None
+
+
 def deliver_due(
     session: Session, *, now: datetime, deliver: Callable[[ContactPoint, dict], None] = send
 ) -> int:
@@ -257,11 +335,7 @@ def deliver_due(
     ).all()
     accepted = 0
     for delivery in due:
-        point = (
-            session.get(ContactPoint, delivery.contact_point_id)
-            if delivery.contact_point_id
-            else None
-        )
+        point = _destination(session, delivery)
         delivery.attempts += 1
         try:
             if point is None or not point.enabled:

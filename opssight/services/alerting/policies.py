@@ -73,7 +73,11 @@ def list_policies(session: Session) -> list[PolicyRow]:
     names = _names(session)
     query = select(NotificationPolicy).order_by(NotificationPolicy.position, NotificationPolicy.id)
     return [
-        PolicyRow(policy=p, contact_point=names.get(p.contact_point_id, "—"))
+        PolicyRow(
+            policy=p,
+            contact_point=names.get(p.contact_point_id, "—"),
+            escalation_contact_point=names.get(p.escalation_contact_point_id or 0, ""),
+        )
         for p in session.exec(query)
     ]
 
@@ -88,6 +92,9 @@ def _policy(session: Session, policy_id: int) -> NotificationPolicy:
 def _check(session: Session, form: PolicyForm) -> None:
     if session.get(ContactPoint, form.contact_point_id) is None:
         raise AlertingError("That contact point no longer exists; pick another.")
+    escalation = form.escalation_contact_point_id
+    if escalation is not None and session.get(ContactPoint, escalation) is None:
+        raise AlertingError("That escalation contact point no longer exists; pick another.")
 
 
 def _commit(session: Session, name: str, policy_id: int | None) -> None:
@@ -198,14 +205,20 @@ def deliveries(session: Session, *, status: str = "", limit: int = 100) -> list[
     query = select(NotificationDelivery)
     if status:
         query = query.where(NotificationDelivery.status == status)
-    query = query.order_by(col(NotificationDelivery.id).desc()).limit(limit)
+    rows = list(session.exec(query.order_by(col(NotificationDelivery.id).desc()).limit(limit)))
+    people = {d.user_id for d in rows if d.user_id is not None}
+    logins = dict(session.exec(select(User.id, User.login).where(col(User.id).in_(people))).all())
     return [
         DeliveryRow(
             id=d.id or 0,
             created_at=d.created_at,
             policy=d.policy,
-            contact_point=names.get(d.contact_point_id or 0, "—"),
-            kind="policy",
+            contact_point=(
+                f"{logins.get(d.user_id, 'a person')}'s own address"
+                if d.kind == "personal"
+                else names.get(d.contact_point_id or 0, "—")
+            ),
+            kind=d.kind,
             firing=d.firing,
             resolved=d.resolved,
             status=d.status,
@@ -214,5 +227,5 @@ def deliveries(session: Session, *, status: str = "", limit: int = 100) -> list[
             next_attempt_at=d.next_attempt_at if d.status == "pending" else None,
             sent_at=d.sent_at,
         )
-        for d in session.exec(query)
+        for d in rows
     ]
