@@ -1,7 +1,7 @@
 """escalation (per policy) and personal notifications (per-user preferences)
 
 Revision ID: 0016escalate
-Revises: 0015connections
+Revises: 0018automation
 Create Date: 2026-11-26 02:07:12.613612
 """
 
@@ -14,7 +14,7 @@ import opssight.models.base
 from alembic import op
 
 revision: str = "0016escalate"
-down_revision: str | None = "0015connections"
+down_revision: str | None = "0018automation"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
