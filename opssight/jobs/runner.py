@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from opssight import db
 from opssight.config import Settings, get_settings
+from opssight.demo import alerts as demo_alerts
 from opssight.demo import ansible as demo_ansible
 from opssight.demo import connectors as demo_connectors
 from opssight.demo import github as demo_github
@@ -82,6 +83,7 @@ def planned_jobs(config: SourceConfig, settings: Settings) -> list[Planned]:
         kube_feed = demo_kubernetes.Feed(interval)
         jobs.append(_periodic("demo.kubernetes", interval, _in_session(kube_feed)))
         jobs.append(_periodic("demo.ansible", interval, _in_session(demo_ansible.Feed())))
+        jobs.append(_periodic("demo.alerts", interval, _in_session(demo_alerts.Feed())))
     if config.prometheus or config.demo:
         # each source's health on its connector, then open dashboards refresh their panels
         poll = _in_session(metrics.poll)

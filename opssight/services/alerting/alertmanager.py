@@ -70,16 +70,18 @@ def _target(alert: AlertmanagerAlert, stored: Snapshot, now: datetime) -> Snapsh
     return Snapshot(State.RESOLVED, alert.startsAt, alert.startsAt, resolved)
 
 
-def store(session: Session, payload: AlertmanagerPayload) -> tuple[int, list[Event]]:
-    """Write the notification's alerts and commit; returns how many changed state and the
-    events to publish."""
+def store(
+    session: Session, payload: AlertmanagerPayload, *, source: str = SOURCE
+) -> tuple[int, list[Event]]:
+    """Write the notification's alerts (as alerts of ``source``) and commit; returns how many
+    changed state and the events to publish."""
     now = utcnow()
     events: list[Event] = []
     changed = 0
     for alert in payload.alerts:
         row = history.instance(
             session,
-            source=SOURCE,
+            source=source,
             fingerprint=alert.fingerprint,
             name=alert.labels.get("alertname", alert.fingerprint)[:200],
             updated_at=now,

@@ -17,7 +17,7 @@ from opssight.services.alerting.states import State
 from opssight.services.teams import team_namespaces
 
 ORDER = [State.FIRING, State.PENDING, State.ERROR, State.NODATA, State.RESOLVED, State.NORMAL]
-SOURCES = ("opssight", "prometheus", "alertmanager")
+SOURCES = ("opssight", "prometheus", "alertmanager", "alertmanager-demo")
 SEVERITIES = ("critical", "warning", "info")
 
 
