@@ -14,6 +14,8 @@ from opssight import db
 from opssight.ansible import callback_path
 from opssight.config import ConfigError, Settings, get_settings
 from opssight.db import PROJECT_ROOT
+from opssight.services import connections
+from opssight.services.secrets import SecretKeyError
 
 
 def fail(message: str) -> None:
@@ -74,6 +76,17 @@ def run(port: int | None, host: str) -> None:
     os.execve(command[0], command, server_env(port))
 
 
+def rotate_secrets() -> None:
+    preflight()
+    db.run_migrations()
+    try:
+        with db.session_scope() as session:
+            count = connections.rotate_all(session)
+    except SecretKeyError as exc:
+        fail(str(exc))
+    print(f"opssight: {count} saved secrets re-encrypted under OPSSIGHT_SECRET_KEY")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="opssight")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -86,9 +99,16 @@ def main(argv: list[str] | None = None) -> None:
         help="print the folder of the Ansible callback: "
         "export ANSIBLE_CALLBACK_PLUGINS=$(opssight ansible-callback-path)",
     )
+    sub.add_parser(
+        "rotate-secrets",
+        help="re-encrypt saved secrets under OPSSIGHT_SECRET_KEY "
+        "(the former key in OPSSIGHT_SECRET_KEY_PREVIOUS)",
+    )
     args = parser.parse_args(argv)
     if args.command == "ansible-callback-path":
         print(callback_path())
+    elif args.command == "rotate-secrets":
+        rotate_secrets()
     elif args.command == "run":
         run(args.port, args.host)
     else:

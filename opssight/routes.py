@@ -22,6 +22,7 @@ ALERTS = Route("/alerts", "Alerts", "bell-ring")
 AUTOMATION = Route("/automation", "Automation", "bot")
 TIMELINE = Route("/timeline", "Timeline", "history")
 SETTINGS = Route("/settings", "Settings", "settings", "Manage")
+CONNECTIONS = Route("/settings/connections", "Connections", "plug", "Manage", admin_only=True)
 ADMIN = Route("/admin", "Admin", "shield", "Manage", admin_only=True)
 AUDIT = Route("/audit", "Audit log", "scroll-text", "Manage", admin_only=True)
 LOGIN = Route("/login", "Sign in", "log-in", "Account")
@@ -36,6 +37,7 @@ SIDEBAR: tuple[Route, ...] = (
     AUTOMATION,
     TIMELINE,
     SETTINGS,
+    CONNECTIONS,
     ADMIN,
     AUDIT,
 )

@@ -12,14 +12,14 @@ import asyncio
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from opssight import db
 from opssight.api.webhooks import BodyTooLarge, read_body
 from opssight.config import get_settings
 from opssight.schemas.alerting import AlertmanagerPayload
-from opssight.services import connectors
+from opssight.services import connectors, source_config
 from opssight.services.alerting import alertmanager, history
 from opssight.telemetry import WEBHOOK_DELIVERIES
 
@@ -43,9 +43,17 @@ def _store(payload: AlertmanagerPayload) -> int:
 @router.post("/alertmanager")
 async def receive(request: Request) -> JSONResponse:
     settings = get_settings()
-    if settings.alertmanager_webhook_token is None:
-        return _answer(503, "disabled", "OPSSIGHT_ALERTMANAGER_WEBHOOK_TOKEN is not set")
-    expected = settings.alertmanager_webhook_token.get_secret_value()
+    try:
+        expected = (await source_config.current_async()).alertmanager_token
+    except SQLAlchemyError as exc:  # the saved token cannot be read: nor could alerts be stored
+        log.error("alertmanager.unavailable", error=str(exc))
+        return _answer(
+            503, "unavailable", "the alerts could not be stored now; retry", **{"Retry-After": "5"}
+        )
+    if expected is None:
+        return _answer(
+            503, "disabled", "no webhook token: set it on the Alertmanager connection in Settings"
+        )
     if not alertmanager.token_is_valid(expected, request.headers.get("authorization")):
         log.warning(
             "alertmanager.bad_token", client=request.client.host if request.client else None

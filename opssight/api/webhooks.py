@@ -14,9 +14,10 @@ import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
 
 from opssight.config import get_settings
-from opssight.services import ingest_writer, webhooks
+from opssight.services import ingest_writer, source_config, webhooks
 from opssight.telemetry import WEBHOOK_DELIVERIES
 
 log = structlog.get_logger(__name__)
@@ -61,14 +62,20 @@ async def receive(request: Request) -> Received | JSONResponse:
     """Everything before the database: secret, size limit, signature, headers, JSON, shape.
 
     Returns the delivery, or the error answer to send."""
-    settings = get_settings()
-    if settings.github_webhook_secret is None:
-        return _answer(503, "disabled", "OPSSIGHT_GITHUB_WEBHOOK_SECRET is not set")
     try:
-        body = await read_body(request, settings.github_webhook_max_bytes)
+        secret = (await source_config.current_async()).github_webhook_secret
+    except SQLAlchemyError as exc:  # the saved secret cannot be read: nor could it be stored
+        log.error("webhook.unavailable", error=str(exc))
+        detail = "the delivery could not be stored now; retry"
+        return _answer(503, "unavailable", detail, headers={"Retry-After": "1"})
+    if secret is None:
+        return _answer(
+            503, "disabled", "no webhook secret: set it on the GitHub connection in Settings"
+        )
+    try:
+        body = await read_body(request, get_settings().github_webhook_max_bytes)
     except BodyTooLarge:
         return _answer(413, "too_large", "payload exceeds the size limit")
-    secret = settings.github_webhook_secret.get_secret_value()
     if not webhooks.signature_is_valid(secret, body, request.headers.get("x-hub-signature-256")):
         log.warning("webhook.bad_signature", client=request.client.host if request.client else None)
         return _answer(401, "bad_signature", "X-Hub-Signature-256 does not match")

@@ -4,7 +4,9 @@ import reflex as rx
 
 from opssight import routes
 from opssight.state.overview import OverviewState
+from opssight.state.setup import SetupState
 from opssight.templates.shell import page
+from opssight.views.connections import setup_checklist
 from opssight.views.overview import (
     alerts_card,
     connector_cards,
@@ -14,10 +16,11 @@ from opssight.views.overview import (
 )
 
 
-@page(routes.OVERVIEW, on_load=[OverviewState.load])
+@page(routes.OVERVIEW, on_load=[OverviewState.load, SetupState.load])
 def overview() -> rx.Component:
     return rx.vstack(
         demo_notice(),
+        setup_checklist(),
         rx.cond(
             OverviewState.error != "",
             rx.callout(OverviewState.error, icon="triangle-alert", color_scheme="red"),

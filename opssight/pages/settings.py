@@ -30,6 +30,27 @@ def settings() -> rx.Component:
             ),
         ),
         variant_previews(),
+        rx.cond(
+            ShellState.is_admin,
+            panel(
+                rx.hstack(
+                    rx.vstack(
+                        rx.heading("Connections", size="4", class_name="os-heading"),
+                        rx.text(
+                            "GitHub, Kubernetes, Prometheus, Alertmanager, email and contact "
+                            "points: add them, test them, and see what is set by environment.",
+                            size="2",
+                            color_scheme="gray",
+                        ),
+                        spacing="1",
+                    ),
+                    rx.link(rx.button("Open Connections"), href=routes.CONNECTIONS.path),
+                    justify="between",
+                    align="center",
+                    width="100%",
+                )
+            ),
+        ),
         spacing="5",
         width="100%",
     )

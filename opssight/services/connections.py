@@ -24,6 +24,34 @@ class ConnectionsError(ValueError):
     """A connection that cannot be tested or saved, worded for the admin."""
 
 
+class SetupStep(BaseModel):
+    """One line of the first-run checklist."""
+
+    kind: str
+    title: str
+    done: bool
+
+
+def checklist(session: Session) -> list[SetupStep]:
+    """What is connected so far (by environment or Settings), in the order to connect it."""
+    config = source_config.load(session)
+    points = session.exec(select(ContactPoint.id).where(ContactPoint.enabled)).first()
+    return [
+        SetupStep(kind="github", title="GitHub pipelines and DORA", done=config.github is not None),
+        SetupStep(
+            kind="kubernetes", title="Kubernetes clusters", done=config.kubernetes is not None
+        ),
+        SetupStep(kind="prometheus", title="Prometheus metrics", done=bool(config.prometheus)),
+        SetupStep(
+            kind="alertmanager", title="Alertmanager alerts", done=bool(config.alertmanager_token)
+        ),
+        SetupStep(
+            kind="smtp", title="Email server for notifications", done=config.smtp is not None
+        ),
+        SetupStep(kind="contact", title="Where alerts are sent", done=points is not None),
+    ]
+
+
 class ConnectionView(BaseModel):
     """What the browser may see of a saved connection."""
 

@@ -7,6 +7,7 @@ dropped at once in the worker that saved a change (the others see it within ``TT
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import threading
@@ -219,12 +220,12 @@ def current() -> SourceConfig:
         return config
 
 
-def fresh() -> SourceConfig | None:
-    """The cached configuration if it is still fresh (no database call), else None."""
+async def current_async() -> SourceConfig:
+    """``current()`` for async routes: a stale snapshot is re-read off the event loop."""
     cached = _cache
     if cached is not None and time.monotonic() - cached[0] < TTL_SECONDS:
         return cached[1]
-    return None
+    return await asyncio.to_thread(current)
 
 
 def invalidate() -> None:

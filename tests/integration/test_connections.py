@@ -8,16 +8,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from opssight import cli
+from opssight.api import create_api
 from opssight.config import get_settings
 from opssight.jobs import runner
 from opssight.models import AuditLog, Connection, ContactPoint, User
 from opssight.schemas.connections import ContactPointForm, KubernetesForm
 from opssight.services import connection_probe, connections, contact_points, secrets, source_config
 from opssight.services.connections import ConnectionsError
+from tests.integration.test_alertmanager_webhook import FIRING, send
+from tests.integration.test_alertmanager_webhook import TOKEN as AM_TOKEN
+from tests.integration.test_github_webhooks import SECRET, deliver, payload, sign
 from tests.replay.github import DEFAULT_REPO, TOKEN, GitHubReplay
 from tests.replay.kubernetes import KubeReplay, write_kubeconfig
 from tests.support import free_port, reset_caches
@@ -98,7 +104,7 @@ def test_bad_forms_say_what_is_wrong(session: Session, admin: User):
 
 
 def test_a_wrong_key_names_the_variable(
-    session: Session, admin: User, monkeypatch: pytest.MonkeyPatch
+    session: Session, admin: User, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ):
     set_key(monkeypatch, KEY_A)
     save_github(session, admin)
@@ -108,10 +114,13 @@ def test_a_wrong_key_names_the_variable(
     assert "cannot be decrypted with OPSSIGHT_SECRET_KEY" in config.errors["github"]
     with pytest.raises(secrets.SecretKeyError, match="OPSSIGHT_SECRET_KEY_PREVIOUS"):
         connections.list_connections(session)
+    with pytest.raises(SystemExit):
+        cli.main(["rotate-secrets"])
+    assert "cannot be decrypted with OPSSIGHT_SECRET_KEY" in capsys.readouterr().err
 
 
 def test_rotating_the_key_re_encrypts(
-    session: Session, admin: User, monkeypatch: pytest.MonkeyPatch
+    session: Session, admin: User, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ):
     set_key(monkeypatch, KEY_A)
     row = save_github(session, admin)
@@ -124,7 +133,8 @@ def test_rotating_the_key_re_encrypts(
     old_github, old_point = row.secrets, point.secret
     set_key(monkeypatch, KEY_B, previous=KEY_A)
     assert source_config.load(session).github.token == GITHUB_TOKEN  # the old key still reads
-    assert connections.rotate_all(session) == 2
+    cli.main(["rotate-secrets"])
+    assert "2 saved secrets re-encrypted" in capsys.readouterr().out
     session.expire_all()
     assert session.get(Connection, row.id).secrets != old_github
     assert session.get(ContactPoint, point.id).secret != old_point
@@ -230,3 +240,18 @@ def test_saved_prometheus_sources_are_offered(session: Session, admin: User):
     config = source_config.load(session)
     assert [s.name for s in config.prometheus] == ["saved"]
     assert not config.demo
+
+
+async def test_receivers_use_the_secrets_saved_in_settings(session: Session, admin: User):
+    github = connections.draft(session, "github", github_values(webhook_secret=SECRET))
+    connections.save(session, github, actor=admin)
+    alertmanager = connections.draft(session, "alertmanager", {"webhook_token": AM_TOKEN})
+    connections.save(session, alertmanager, actor=admin)
+    transport = httpx.ASGITransport(app=create_api())
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        ping = payload("octokit.ping.payload.json")
+        assert (await deliver(http, "ping", ping)).status_code == 200
+        forged = await deliver(http, "ping", ping, signature=sign("not-the-secret", ping))
+        assert forged.status_code == 401
+        assert (await send(http, FIRING)).status_code == 200
+        assert (await send(http, FIRING, token="wrong-token-0123456789")).status_code == 401

@@ -1,0 +1,344 @@
+"""Settings → Connections sections: what is connected, and the add/edit form with "Test"."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import reflex as rx
+
+from opssight.state.connections import KINDS, ConnectionsState
+from opssight.state.setup import SetupState
+
+
+class Field(NamedTuple):
+    name: str
+    label: str
+    kind: str = "text"  # text, secret, area, secret_area, number, check, select
+    hint: str = ""
+    options: tuple[str, ...] = ()
+
+
+NAME = Field("name", "Name", hint="How pages and the health panel call it")
+ENABLED = Field("enabled", "Enabled", "check")
+FIELDS: dict[str, tuple[Field, ...]] = {
+    "github": (
+        Field("api_url", "API URL", hint="https://api.github.com, or https://HOST/api/v3 (GHES)"),
+        Field("web_url", "Web URL", hint="https://github.com, or your GHES address"),
+        Field("auth", "Sign in with", "select", options=("token", "app")),
+        Field("token", "Token", "secret", "A personal access token or installation token"),
+        Field("app_id", "GitHub App id"),
+        Field("installation_id", "Installation id", "number"),
+        Field("private_key", "App private key (PEM)", "secret_area"),
+        Field("repositories", "Repositories", "area", "owner/repo, one per line or comma"),
+        Field("organisation", "Organisation", hint="Every repository of this organisation"),
+        Field("webhook_secret", "Webhook secret", "secret", "Checks X-Hub-Signature-256"),
+        ENABLED,
+    ),
+    "kubernetes": (
+        Field("kubeconfig", "kubeconfig", "secret_area", "Paste the kubeconfig file (YAML)"),
+        Field("contexts", "Contexts", hint="Comma separated; empty: every context"),
+        Field("in_cluster", "Also watch the cluster OpsSight runs in", "check"),
+        ENABLED,
+    ),
+    "prometheus": (
+        NAME,
+        Field("url", "URL", hint="http://prometheus:9090"),
+        Field("username", "Basic auth user"),
+        Field("password", "Basic auth password", "secret"),
+        Field("token", "Bearer token", "secret"),
+        ENABLED,
+    ),
+    "alertmanager": (
+        Field("url", "Alertmanager URL", hint="Optional: tested and linked"),
+        Field("webhook_token", "Webhook token", "secret", "Alertmanager sends it as a bearer"),
+        ENABLED,
+    ),
+    "smtp": (
+        Field("host", "SMTP host"),
+        Field("port", "Port", "number"),
+        Field("username", "User"),
+        Field("password", "Password", "secret"),
+        Field("sender", "From address"),
+        ENABLED,
+    ),
+    "contact": (
+        Field("name", "Name"),
+        Field("kind", "Kind", "select", options=("slack", "webhook", "email")),
+        Field("url", "Webhook URL", "secret", "Slack incoming webhook or your endpoint"),
+        Field("addresses", "Email addresses", hint="Comma separated (email kind)"),
+        ENABLED,
+    ),
+}
+
+
+def _input(field: Field) -> rx.Component:
+    value = ConnectionsState.values.get(field.name, "")
+    saved = "•••• saved: leave blank to keep"
+    common = {"name": field.name, "id": f"conn-{field.name}", "width": "100%"}
+    if field.kind == "check":
+        return rx.checkbox(
+            field.label, default_checked=value == "yes", **common, class_name="os-conn-check"
+        )
+    if field.kind == "select":
+        return rx.el.select(
+            *[rx.el.option(option, value=option) for option in field.options],
+            default_value=value,
+            **common,
+            class_name="os-conn-select",
+        )
+    if field.kind in ("area", "secret_area"):
+        placeholder = saved if field.kind == "secret_area" and ConnectionsState.editing_id else ""
+        return rx.text_area(
+            default_value="" if field.kind == "secret_area" else value,
+            placeholder=placeholder or field.hint,
+            rows="5",
+            auto_complete="off",
+            **common,
+        )
+    return rx.input(
+        type="password" if field.kind == "secret" else "text",
+        default_value="" if field.kind == "secret" else value,
+        placeholder=rx.cond(
+            ConnectionsState.editing_id & (field.kind == "secret"), saved, field.hint
+        ),
+        auto_complete="new-password" if field.kind == "secret" else "off",
+        **common,
+    )
+
+
+def _row(field: Field) -> rx.Component:
+    if field.kind == "check":
+        return _input(field)
+    return rx.vstack(
+        rx.el.label(field.label, html_for=f"conn-{field.name}", class_name="os-conn-label"),
+        _input(field),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _form(kind: str) -> rx.Component:
+    return rx.el.form(
+        rx.vstack(
+            *[_row(field) for field in FIELDS[kind]],
+            rx.hstack(
+                rx.button(
+                    "Test connection" if kind != "contact" else "Send test",
+                    type="submit",
+                    variant="soft",
+                    on_click=ConnectionsState.set_intent("test"),
+                ),
+                rx.button("Save", type="submit", on_click=ConnectionsState.set_intent("save")),
+                rx.button(
+                    "Cancel", type="button", variant="ghost", on_click=ConnectionsState.close
+                ),
+                spacing="3",
+            ),
+            spacing="3",
+            width="100%",
+            max_width="640px",
+        ),
+        on_submit=ConnectionsState.submit,
+        key=ConnectionsState.form_key.to_string() + kind,
+        id="connection-form",
+    )
+
+
+def editor() -> rx.Component:
+    return rx.cond(
+        ConnectionsState.editing != "",
+        rx.card(
+            rx.vstack(
+                rx.heading(ConnectionsState.editing_title, size="4", class_name="os-heading"),
+                rx.text(
+                    "Nothing is saved until you press Save. Secrets are encrypted at rest and "
+                    "never shown again.",
+                    size="2",
+                    color_scheme="gray",
+                ),
+                rx.match(
+                    ConnectionsState.editing,
+                    *[(kind, _form(kind)) for kind in FIELDS],
+                    rx.fragment(),
+                ),
+                rx.cond(
+                    ConnectionsState.result != "",
+                    rx.callout(
+                        ConnectionsState.result,
+                        icon="circle-check",
+                        color_scheme="green",
+                        id="connection-result",
+                    ),
+                ),
+                rx.cond(
+                    ConnectionsState.failure != "",
+                    rx.callout(
+                        ConnectionsState.failure,
+                        icon="triangle-alert",
+                        color_scheme="red",
+                        id="connection-failure",
+                    ),
+                ),
+                spacing="3",
+                width="100%",
+            ),
+            width="100%",
+            class_name="os-connection-editor",
+        ),
+    )
+
+
+def _add_buttons() -> rx.Component:
+    return rx.hstack(
+        *[
+            rx.button(
+                f"Add {title}",
+                size="2",
+                variant="outline",
+                on_click=ConnectionsState.add(kind),
+            )
+            for kind, title in KINDS.items()
+        ],
+        wrap="wrap",
+        spacing="2",
+    )
+
+
+def saved() -> rx.Component:
+    return rx.vstack(
+        _add_buttons(),
+        rx.cond(
+            ConnectionsState.environment.length() > 0,
+            rx.callout(
+                "Set by environment variables (they win over what is saved here): "
+                + ConnectionsState.environment.join(", "),
+                icon="info",
+                size="1",
+            ),
+        ),
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    *[
+                        rx.table.column_header_cell(h)
+                        for h in ("Kind", "Name", "Settings", "Secrets", "State", "Changed", "")
+                    ]
+                )
+            ),
+            rx.table.body(
+                rx.foreach(
+                    ConnectionsState.saved,
+                    lambda c: rx.table.row(
+                        rx.table.cell(c["kind_title"]),
+                        rx.table.cell(c["name"], weight="medium"),
+                        rx.table.cell(c["summary"]),
+                        rx.table.cell(c["secrets"]),
+                        rx.table.cell(rx.badge(c["state"])),
+                        rx.table.cell(c["updated"]),
+                        rx.table.cell(
+                            rx.hstack(
+                                rx.button(
+                                    "Edit",
+                                    size="1",
+                                    variant="soft",
+                                    on_click=ConnectionsState.edit(c["kind"], c["id"]),
+                                ),
+                                rx.switch(
+                                    checked=c["enabled"] == "yes",
+                                    on_change=lambda on: ConnectionsState.set_enabled(c["id"], on),
+                                    aria_label="Enabled: " + c["name"],
+                                ),
+                                rx.button(
+                                    "Delete",
+                                    size="1",
+                                    variant="soft",
+                                    color_scheme="red",
+                                    on_click=ConnectionsState.delete(c["id"]),
+                                ),
+                                align="center",
+                            )
+                        ),
+                        data_kind=c["kind"],
+                    ),
+                )
+            ),
+            width="100%",
+            size="1",
+            id="connections-table",
+        ),
+        rx.heading("Contact points", size="3", class_name="os-heading"),
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    *[rx.table.column_header_cell(h) for h in ("Name", "Kind", "Sends to", "")]
+                )
+            ),
+            rx.table.body(
+                rx.foreach(
+                    ConnectionsState.points,
+                    lambda p: rx.table.row(
+                        rx.table.cell(p["name"], weight="medium"),
+                        rx.table.cell(p["kind"]),
+                        rx.table.cell(p["target"]),
+                        rx.table.cell(
+                            rx.hstack(
+                                rx.button(
+                                    "Edit",
+                                    size="1",
+                                    variant="soft",
+                                    on_click=ConnectionsState.edit("contact", p["id"]),
+                                ),
+                                rx.button(
+                                    "Delete",
+                                    size="1",
+                                    variant="soft",
+                                    color_scheme="red",
+                                    on_click=ConnectionsState.delete_point(p["id"]),
+                                ),
+                            )
+                        ),
+                    ),
+                )
+            ),
+            width="100%",
+            size="1",
+            id="contact-points-table",
+        ),
+        spacing="4",
+        width="100%",
+    )
+
+
+def setup_checklist() -> rx.Component:
+    """Overview's "Connect your sources" list while demo data is shown."""
+    return rx.cond(
+        SetupState.show,
+        rx.card(
+            rx.vstack(
+                rx.heading("Connect your sources", size="4", class_name="os-heading"),
+                rx.text(
+                    "An administrator connects each source in Settings → Connections; the demo "
+                    "data goes away once a real source is connected.",
+                    size="2",
+                    color_scheme="gray",
+                ),
+                rx.foreach(
+                    SetupState.steps,
+                    lambda s: rx.hstack(
+                        rx.icon(
+                            rx.cond(s["done"] == "yes", "circle-check", "circle"),
+                            color=rx.cond(s["done"] == "yes", "var(--green-9)", "var(--gray-9)"),
+                            size=18,
+                        ),
+                        rx.link(s["title"], href=s["href"]),
+                        rx.cond(s["done"] == "yes", rx.badge("connected", color_scheme="green")),
+                        align="center",
+                        data_kind=s["kind"],
+                    ),
+                ),
+                spacing="2",
+            ),
+            id="setup-checklist",
+            width="100%",
+        ),
+    )
