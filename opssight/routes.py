@@ -19,6 +19,7 @@ DORA = Route("/dora", "DORA", "gauge")
 KUBERNETES = Route("/kubernetes", "Kubernetes", "boxes")
 METRICS = Route("/metrics-explorer", "Metrics", "chart-line")
 ALERTS = Route("/alerts", "Alerts", "bell-ring")
+ALERT = Route("/alerts/[alert_id]", "Alert history", "bell-ring")  # from Alerts
 AUTOMATION = Route("/automation", "Automation", "bot")
 TIMELINE = Route("/timeline", "Timeline", "history")
 SETTINGS = Route("/settings", "Settings", "settings", "Manage")

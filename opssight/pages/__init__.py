@@ -2,6 +2,7 @@
 
 from opssight.pages import (
     admin,
+    alert,
     alerts,
     audit,
     connections,
@@ -17,6 +18,7 @@ from opssight.pages import (
 
 __all__ = [
     "admin",
+    "alert",
     "alerts",
     "audit",
     "connections",

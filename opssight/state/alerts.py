@@ -103,7 +103,7 @@ def _state_color(state: str) -> str:
     )
 
 
-def _alert_cells(a: Alert) -> dict[str, str]:
+def alert_cells(a: Alert) -> dict[str, str]:
     labels = {k: v for k, v in a.labels.items() if k != "alertname"}
     active = a.state in ("Firing", "Pending", "Error", "NoData")
     return {
@@ -134,9 +134,10 @@ def _silence_cells(s: Silence) -> dict[str, str]:
     }
 
 
-def _history_cells(t: TransitionRow) -> dict[str, str]:
+def history_cells(t: TransitionRow) -> dict[str, str]:
     change = f"acknowledged by {t.actor}" if t.actor else f"{t.from_state or '—'} → {t.to_state}"
     return {
+        "alert_id": str(t.alert_id),
         "name": t.name,
         "source": t.source,
         "change": change,
@@ -247,8 +248,8 @@ class AlertsState(rx.State):
     def _apply(self, data: AlertsData) -> None:
         self.teams = data.teams
         self.silences = [_silence_cells(s) for s in data.silences]
-        self.alerts = [_alert_cells(a) for a in data.alerts]
-        self.history = [_history_cells(t) for t in data.history]
+        self.alerts = [alert_cells(a) for a in data.alerts]
+        self.history = [history_cells(t) for t in data.history]
         self.figures = [_figure_cells(f) for f in data.figures]
         self.rules = [_rule_cells(r) for r in data.rules]
         self.loaded, self.error = True, ""
@@ -277,8 +278,11 @@ class AlertsState(rx.State):
     async def load(self) -> None:
         """The first visit opens on the person's own team (when it owns something)."""
         self.can_write = "write" in caller().permissions
-        if not self.loaded:
+        link = str(self.router.url.query_parameters.get("search", ""))  # a timeline link
+        if not self.loaded and not link:
             self.team_filter = await callers_team()
+        if link:
+            self.search, self.team_filter, self.state_filter = link[:200], "", ""
         await self._reload()
 
     # ---------- filters ----------

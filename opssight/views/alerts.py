@@ -24,6 +24,11 @@ def _choice(options: list[str], value, on_change, label: str) -> rx.Component:
     )
 
 
+def alert_link(alert_id, name) -> rx.Component:
+    """The alert's name, opening its history (``/alerts/<id>``)."""
+    return rx.link(name, href="/alerts/" + alert_id, class_name="os-alert-link")
+
+
 def filters() -> rx.Component:
     return rx.flex(
         _choice(STATES, A.state_filter, A.choose_state, "State"),
@@ -68,8 +73,14 @@ def current() -> rx.Component:
                         rx.table.cell(status_badge(a["tone"], a["state"])),
                         rx.table.cell(
                             rx.vstack(
-                                rx.text(a["name"], weight="medium", size="2"),
+                                rx.text(alert_link(a["id"], a["name"]), weight="medium", size="2"),
                                 rx.text(a["summary"], size="1", color_scheme="gray"),
+                                rx.link(
+                                    "What changed before this?",
+                                    href="/timeline?alert=" + a["id"],
+                                    size="1",
+                                    class_name="os-changed-before",
+                                ),
                                 rx.cond(
                                     a["error"] != "",
                                     rx.text(a["error"], size="1", color_scheme="red"),
@@ -395,7 +406,7 @@ def history() -> rx.Component:
                     A.history,
                     lambda t: [
                         rx.table.cell(t["at"]),
-                        rx.table.cell(t["name"]),
+                        rx.table.cell(alert_link(t["alert_id"], t["name"])),
                         rx.table.cell(t["source"]),
                         rx.table.cell(
                             rx.vstack(
