@@ -68,6 +68,19 @@ def is_demo(source: str) -> bool:
     return source == demo_prometheus.NAME and source not in _configured()
 
 
+QUERY_PERMISSION = "metrics:view"
+QUERY_REFUSED = (
+    "Running PromQL needs the metrics:view permission (roles viewer, developer and admin); "
+    "the saved panels stay visible."
+)
+
+
+def may_query(permissions: frozenset[str], source: str, *, guest: bool) -> bool:
+    """Whether a caller may run ad-hoc PromQL on ``source``: with ``metrics:view``; a demo
+    visitor (not signed in) on the demo source only, which answers recorded payloads."""
+    return QUERY_PERMISSION in permissions or (guest and is_demo(source))
+
+
 def client_for(source: str) -> Client:
     """A client for one offered source; ``PrometheusError`` for a name that is not offered."""
     configured = _configured()
@@ -312,6 +325,36 @@ def move_panel(session: Session, panel_id: int, offset: int, *, actor: User) -> 
     session.commit()
     _announce(panel.id)
     return True
+
+
+def update_panel(
+    session: Session, panel_id: int, data: PanelCreate, *, actor: User
+) -> MetricPanel | None:
+    """Change a panel's title, query, source, range or chart kind (its place stays); audited.
+    None when it is gone."""
+    panel = session.get(MetricPanel, panel_id)
+    if panel is None:
+        return None
+    before = _snapshot(panel)
+    for name, value in data.model_dump().items():
+        setattr(panel, name, value)
+    if _snapshot(panel) == before:
+        return panel
+    panel.updated_at = utcnow()
+    session.add(panel)
+    audit.record(
+        session,
+        actor=actor,
+        action="metrics.panel.update",
+        target_type="metric_panel",
+        target_id=str(panel_id),
+        before=before,
+        after=_snapshot(panel),
+    )
+    session.commit()
+    session.refresh(panel)
+    _announce(panel_id)
+    return panel
 
 
 def delete_panel(session: Session, panel_id: int, *, actor: User) -> bool:

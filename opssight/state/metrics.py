@@ -148,7 +148,17 @@ class MetricsState(rx.State):
     panel_figures: list[go.Figure] = []
     title: str = ""
     can_write: bool = False
+    can_query: bool = False
     loaded: bool = False
+    # the panel form (editing a saved panel)
+    panel_form_open: bool = False
+    panel_form_id: str = ""
+    panel_form_title: str = ""
+    panel_form_promql: str = ""
+    panel_form_source: str = ""
+    panel_form_range: str = "1h"
+    panel_form_chart: str = "line"
+    panel_form_error: str = ""
 
     # ---------- live panels ----------
 
@@ -182,6 +192,7 @@ class MetricsState(rx.State):
         if self.source not in self.sources:
             self.source = self.sources[0] if self.sources else ""
         self.demo = metrics.is_demo(self.source) if self.source else False
+        self.can_query = self._may_query()
         if self.demo and not self.promql:
             self.promql = "up"
         try:
@@ -205,6 +216,7 @@ class MetricsState(rx.State):
         if value in self.sources:
             self.source, self.demo = value, metrics.is_demo(value)
             self.golden = []
+            self.can_query = self._may_query()
 
     @rx.event
     @protected("read")
@@ -245,6 +257,20 @@ class MetricsState(rx.State):
 
     # ---------- running ----------
 
+    def _may_query(self) -> bool:
+        who = caller()
+        return metrics.may_query(who.permissions, self.source, guest=who.guest)
+
+    def _refused(self) -> bool:
+        """Refuse ad-hoc PromQL to a caller without ``metrics:view`` (checked on every run)."""
+        if self._may_query():
+            return False
+        self.query_error = metrics.QUERY_REFUSED
+        log.warning(
+            "metrics.query_refused", source=self.source, login=getattr(caller().user, "login", None)
+        )
+        return True
+
     def _request(self) -> metrics.QueryRequest:
         step = float(self.step) if self.step.strip() else None
         return metrics.QueryRequest(
@@ -281,8 +307,10 @@ class MetricsState(rx.State):
     @rx.event
     @protected("read")
     async def run(self) -> None:
-        """Run the editor's query (``read`` is enough to query)."""
+        """Run the editor's query (``metrics:view``; a demo visitor on the demo source)."""
         self.note = ""
+        if self._refused():
+            return
         if not self.promql.strip() or not self.source:
             self.query_error = "Write a PromQL query and pick a source."
             return
@@ -305,6 +333,8 @@ class MetricsState(rx.State):
     @protected("read")
     async def find_golden(self) -> None:
         """Offer the golden-signal panels the source's metric names allow."""
+        if self._refused():
+            return
         try:
             found = await asyncio.to_thread(metrics.golden_panels, self.source)
         except PrometheusError as exc:
@@ -363,6 +393,62 @@ class MetricsState(rx.State):
                 )
 
         await asyncio.to_thread(move)
+
+    @rx.event
+    @protected("write")
+    async def edit_panel(self, panel_id: str) -> rx.event.EventSpec | None:
+        cells = next((p for p in self.panels if p["id"] == str(panel_id)), None)
+        if cells is None:
+            return rx.toast.error("That panel no longer exists.")
+        self.panel_form_id, self.panel_form_title = cells["id"], cells["title"]
+        self.panel_form_promql, self.panel_form_source = cells["promql"], cells["source"]
+        self.panel_form_range, self.panel_form_chart = cells["range"], cells["chart"]
+        self.panel_form_error, self.panel_form_open = "", True
+        return None
+
+    @rx.event
+    def close_panel_form(self) -> None:
+        self.panel_form_open, self.panel_form_error = False, ""
+
+    @rx.event
+    def set_panel_field(self, field: str, value: str | list[str]) -> None:
+        """Every input of the panel form (a forged field name changes nothing)."""
+        if field in ("title", "promql", "source", "range", "chart"):
+            setattr(self, f"panel_form_{field}", single(value)[:4000])
+
+    @rx.event
+    @protected("write")
+    async def save_panel_edit(self) -> rx.event.EventSpec | None:
+        if not self.panel_form_id.isdigit():
+            return rx.toast.error("Pick a panel to edit.")
+        if self.panel_form_source not in self.sources:
+            self.panel_form_error = f"Source: {self.panel_form_source!r} is not configured."
+            return None
+        try:
+            data = metrics.PanelCreate(
+                title=self.panel_form_title.strip(),
+                promql=self.panel_form_promql.strip(),
+                source=self.panel_form_source,
+                range_preset=self.panel_form_range,  # type: ignore[arg-type]
+                chart_type=self.panel_form_chart,  # type: ignore[arg-type]
+            )
+        except ValidationError as exc:
+            self.panel_form_error = "; ".join(
+                f"{e['loc'][0] if e['loc'] else 'panel'}: {e['msg']}" for e in exc.errors()
+            )
+            return None
+        panel_id, actor = int(self.panel_form_id), signed_in_user()
+
+        def update() -> bool:
+            with db.session_scope() as session:
+                return metrics.update_panel(session, panel_id, data, actor=actor) is not None
+
+        if not await asyncio.to_thread(update):
+            self.panel_form_error = "That panel no longer exists."
+            return None
+        self.panel_form_open = False
+        self._apply(await asyncio.to_thread(_fetch_panels, None))
+        return rx.toast.success(f"Saved panel “{data.title}”.")
 
     @rx.event
     @protected("write")

@@ -7,6 +7,7 @@ import reflex as rx
 
 from opssight.components.cards import panel
 from opssight.components.status import demo_badge
+from opssight.services.metrics import CHART_TYPES, RANGES
 from opssight.state.metrics import PRESETS, MetricsState
 
 
@@ -100,12 +101,14 @@ def editor() -> rx.Component:
                     "Run query",
                     on_click=MetricsState.run,
                     loading=MetricsState.running,
+                    disabled=~MetricsState.can_query,
                     class_name="os-run-query",
                 ),
                 rx.button(
                     "Golden signals",
                     variant="soft",
                     on_click=MetricsState.find_golden,
+                    disabled=~MetricsState.can_query,
                 ),
                 rx.cond(
                     MetricsState.can_write,
@@ -125,6 +128,16 @@ def editor() -> rx.Component:
                 ),
                 spacing="3",
                 wrap="wrap",
+            ),
+            rx.cond(
+                MetricsState.loaded & ~MetricsState.can_query,
+                rx.text(
+                    "Running PromQL needs the metrics:view permission; "
+                    "the saved panels below stay visible.",
+                    size="1",
+                    color_scheme="gray",
+                    class_name="os-query-not-allowed",
+                ),
             ),
             rx.cond(
                 MetricsState.query_error != "",
@@ -317,6 +330,14 @@ def _panel(cells: rx.Var[dict[str, str]], index: rx.Var[int]) -> rx.Component:
                             aria_label="Move down",
                         ),
                         rx.icon_button(
+                            rx.icon("pencil", size=14),
+                            size="1",
+                            variant="ghost",
+                            on_click=MetricsState.edit_panel(cells["id"]),
+                            aria_label="Edit panel",
+                            class_name="os-edit-panel",
+                        ),
+                        rx.icon_button(
                             rx.icon("trash-2", size=14),
                             size="1",
                             variant="ghost",
@@ -344,9 +365,98 @@ def _panel(cells: rx.Var[dict[str, str]], index: rx.Var[int]) -> rx.Component:
     )
 
 
+def _panel_field(label: str, control: rx.Component) -> rx.Component:
+    return rx.vstack(rx.text(label, size="2", weight="medium"), control, spacing="1", width="100%")
+
+
+def panel_form() -> rx.Component:
+    """Editing a saved panel: title, query, source, range and chart kind."""
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Edit panel"),
+            rx.vstack(
+                _panel_field(
+                    "Title",
+                    rx.input(
+                        value=MetricsState.panel_form_title,
+                        on_change=lambda v: MetricsState.set_panel_field("title", v),
+                        aria_label="Title of the panel",
+                    ),
+                ),
+                _panel_field(
+                    "PromQL",
+                    rx.text_area(
+                        value=MetricsState.panel_form_promql,
+                        on_change=lambda v: MetricsState.set_panel_field("promql", v),
+                        aria_label="Panel PromQL",
+                        font_family="monospace",
+                    ),
+                ),
+                rx.hstack(
+                    _panel_field(
+                        "Source",
+                        rx.select(
+                            MetricsState.sources,
+                            value=MetricsState.panel_form_source,
+                            on_change=lambda v: MetricsState.set_panel_field("source", v),
+                            aria_label="Panel source",
+                        ),
+                    ),
+                    _panel_field(
+                        "Range",
+                        rx.select(
+                            list(RANGES),
+                            value=MetricsState.panel_form_range,
+                            on_change=lambda v: MetricsState.set_panel_field("range", v),
+                            aria_label="Panel range",
+                        ),
+                    ),
+                    _panel_field(
+                        "Chart",
+                        rx.select(
+                            list(CHART_TYPES),
+                            value=MetricsState.panel_form_chart,
+                            on_change=lambda v: MetricsState.set_panel_field("chart", v),
+                            aria_label="Panel chart",
+                        ),
+                    ),
+                    width="100%",
+                ),
+                rx.cond(
+                    MetricsState.panel_form_error != "",
+                    rx.callout(
+                        MetricsState.panel_form_error,
+                        icon="triangle-alert",
+                        color_scheme="red",
+                        class_name="os-panel-error",
+                    ),
+                ),
+                rx.hstack(
+                    rx.button(
+                        "Cancel",
+                        variant="soft",
+                        color_scheme="gray",
+                        on_click=MetricsState.close_panel_form,
+                    ),
+                    rx.button(
+                        "Save", on_click=MetricsState.save_panel_edit, class_name="os-save-panel"
+                    ),
+                    justify="end",
+                    width="100%",
+                ),
+                spacing="3",
+            ),
+            max_width="40em",
+        ),
+        open=MetricsState.panel_form_open,
+        on_open_change=lambda _: MetricsState.close_panel_form(),
+    )
+
+
 def dashboard() -> rx.Component:
     return rx.vstack(
         rx.heading("Dashboard", size="4", class_name="os-heading"),
+        panel_form(),
         rx.cond(
             MetricsState.panels.length() > 0,
             rx.grid(

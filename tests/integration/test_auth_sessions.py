@@ -57,7 +57,7 @@ def test_token_claims_and_session_row(
     claims = jwt.decode(token, get_settings().resolved_secret_key(), algorithms=["HS256"])
     assert claims["sub"] == str(user.id)
     assert claims["roles"] == ["admin"]
-    assert claims["permissions"] == ["admin", "pipelines:manage", "read", "write"]
+    assert claims["permissions"] == ["admin", "metrics:view", "pipelines:manage", "read", "write"]
     assert claims["exp"] - claims["iat"] == 2 * 86400  # the absolute end
     with db.session_scope(database_url) as fresh:
         row = fresh.get(UserSession, claims["sid"])

@@ -5,8 +5,8 @@ from __future__ import annotations
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "viewer": frozenset({"read", "metrics:view"}),
     "user": frozenset({"read"}),
-    "developer": frozenset({"read", "write", "pipelines:manage"}),
-    "admin": frozenset({"read", "write", "admin", "pipelines:manage"}),
+    "developer": frozenset({"read", "write", "pipelines:manage", "metrics:view"}),
+    "admin": frozenset({"read", "write", "admin", "pipelines:manage", "metrics:view"}),
 }
 ROLES: tuple[str, ...] = ("viewer", "user", "developer", "admin")  # weakest first
 DEFAULT_ROLE = "viewer"
