@@ -9,12 +9,19 @@ from opssight.api.middleware import HttpMiddleware
 
 
 def create_api() -> FastAPI:
-    api = FastAPI(title="OpsSight API", docs_url="/api/docs", openapi_url="/api/openapi.json")
+    api = FastAPI(
+        title="OpsSight API",
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        # metrics are Prometheus' (HttpMiddleware); FastAPI's OpenTelemetry hooks would only
+        # look for a provider in the environment on every request
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     api.include_router(health.router)
     api.include_router(metrics.router)
     api.include_router(auth.router)
-    api.include_router(webhooks.router)
     api.include_router(alertmanager.router)
     api.include_router(automation.router)
+    api.router.routes[:0] = webhooks.routes  # hot ingest doors, matched first
     api.add_middleware(HttpMiddleware)
     return api

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 
 import httpx
 import structlog
@@ -72,7 +72,7 @@ class HttpMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
+        request_id = _header(scope, b"x-request-id") or os.urandom(16).hex()
         started = time.perf_counter()
         status = 500
 
@@ -88,16 +88,17 @@ class HttpMiddleware:
                 message["headers"] = headers
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
-            try:
-                await self.app(scope, receive, send_with_headers)
-            finally:
-                elapsed = time.perf_counter() - started
-                route = route_label(scope["path"])
-                HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
-                HTTP_LATENCY.labels(route).observe(elapsed)
-                if status >= 500:
-                    log.error("http.error", path=scope["path"], status=status)
+        bound = structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = route_label(scope["path"])
+            HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
+            HTTP_LATENCY.labels(route).observe(elapsed)
+            if status >= 500:
+                log.error("http.error", path=scope["path"], status=status)
+            structlog.contextvars.reset_contextvars(**bound)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
