@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column("enabled", sa.Boolean(), nullable=False),
         sa.Column("settings", sa.JSON(), nullable=False),
-        sa.Column("secrets", sa.Text(), server_default="", nullable=False),
+        sa.Column("secrets", sa.Text(), nullable=False),
         sa.Column("created_at", opssight.models.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", opssight.models.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_by", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
@@ -40,6 +40,8 @@ def upgrade() -> None:
 
     with op.batch_alter_table("contact_point", schema=None) as batch_op:
         batch_op.add_column(sa.Column("secret", sa.Text(), server_default="", nullable=False))
+    with op.batch_alter_table("contact_point", schema=None) as batch_op:
+        batch_op.alter_column("secret", server_default=None)  # only for the rows already there
 
     # ### end Alembic commands ###
     _encrypt_contact_point_urls()

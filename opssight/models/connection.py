@@ -24,7 +24,7 @@ class Connection(SQLModel, table=True):
     name: str = Field(max_length=100, unique=True)
     enabled: bool = True
     settings: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    secrets: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    secrets: str = Field(default="", sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False)
     )

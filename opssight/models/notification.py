@@ -33,7 +33,7 @@ class ContactPoint(SQLModel, table=True):
     kind: str = Field(max_length=20)
     target: str = Field(max_length=2000)
     """Comma-separated email addresses, or the URL's scheme and host for Slack and webhooks."""
-    secret: str = Field(default="", sa_column=Column(Text, nullable=False, server_default=""))
+    secret: str = Field(default="", sa_column=Column(Text, nullable=False))
     """Fernet ciphertext (``services.secrets``) of ``{"url": ...}`` for Slack and webhooks."""
     enabled: bool = True
     created_at: datetime = _when(nullable=False)

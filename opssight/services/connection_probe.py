@@ -35,6 +35,10 @@ from opssight.services.connector_checks import rate_facts
 TIMEOUT_SECONDS = 10.0
 
 
+def _count(number: int, one: str, many: str | None = None) -> str:
+    return f"{number:,} {one if number == 1 else many or one + 's'}"
+
+
 class ProbeFailed(Exception):
     """The endpoint refused or could not be reached: the message says which and why."""
 
@@ -60,12 +64,15 @@ def _github(form: GitHubForm) -> str:
             names = set(form.repositories)
             if form.organisation:
                 names |= {repo["full_name"] for repo in client.list_org_repos(form.organisation)}
-            for name in form.repositories:
-                client.get_json(f"/repos/{name}")
+            workflows = 0
+            for name in form.repositories:  # the token can read their Actions
+                owner, repo = name.split("/", 1)
+                workflows += sum(1 for _ in client.list_repo_workflows(owner, repo))
         except GitHubError as exc:
             raise ProbeFailed(f"GitHub at {form.api_url}: {exc}") from None
     budget = rate_facts(core["remaining"], core["limit"], core["reset"])["Rate budget left"]
-    return f"{len(names)} repositories, rate limit {budget}"
+    listed = f", {_count(workflows, 'workflow')}" if form.repositories else ""
+    return f"{_count(len(names), 'repository', 'repositories')}{listed}, rate limit {budget}"
 
 
 def _kubernetes(form: KubernetesForm) -> str:
@@ -79,8 +86,7 @@ def _kubernetes(form: KubernetesForm) -> str:
         nodes = sum(kube.count_nodes(cluster) for cluster in clusters)
     except kube.KubeError as exc:
         raise ProbeFailed(exc.message) from None
-    contexts = "context" if len(clusters) == 1 else "contexts"
-    return f"{len(clusters)} {contexts}, {nodes} nodes"
+    return f"{_count(len(clusters), 'context')}, {_count(nodes, 'node')}"
 
 
 def _prometheus(form: PrometheusForm) -> str:

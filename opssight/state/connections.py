@@ -15,6 +15,7 @@ from opssight.models import ContactPoint, User
 from opssight.schemas.connections import FORMS, ContactPointForm
 from opssight.services import connection_probe, connections, contact_points, source_config
 from opssight.services.alerting import notify
+from opssight.services.automation import tokens
 from opssight.services.connections import ConnectionsError
 from opssight.services.contact_points import ContactPointError
 from opssight.services.secrets import SecretKeyError
@@ -31,7 +32,7 @@ KINDS = {
 }
 LIST_FIELDS = ("repositories", "contexts", "addresses")
 BOOL_FIELDS = ("enabled", "in_cluster")
-REFUSED = (ConnectionsError, ContactPointError, SecretKeyError, ValueError)
+REFUSED = (ConnectionsError, ContactPointError, SecretKeyError, tokens.TokenError, ValueError)
 
 
 def _summary(kind: str, values: dict[str, Any]) -> str:
@@ -78,7 +79,17 @@ def _snapshot(session: Session) -> dict[str, Any]:
         for p in contact_points.list_points(session)
     ]
     environment = sorted(KINDS[k] for k in config.environment)
-    return {"saved": saved, "points": points, "environment": environment}
+    issued = [
+        {
+            "id": str(t.id),
+            "name": t.name,
+            "created": f"{when(t.created_at)} by {t.created_by}",
+            "used": when(t.last_used_at) if t.last_used_at else "never",
+            "revoked": when(t.revoked_at) if t.revoked_at else "",
+        }
+        for t in tokens.list_tokens(session)
+    ]
+    return {"saved": saved, "points": points, "environment": environment, "tokens": issued}
 
 
 def _read() -> dict[str, Any]:
@@ -176,6 +187,8 @@ class ConnectionsState(rx.State):
     saved: list[dict[str, str]] = []
     points: list[dict[str, str]] = []
     environment: list[str] = []
+    tokens: list[dict[str, str]] = []
+    new_token: str = ""  # an Ansible ingest token just created: shown once, until dismissed
     editing: str = ""  # the kind whose form is open ("" = none)
     editing_id: str = ""
     values: dict[str, str] = {}
@@ -202,6 +215,7 @@ class ConnectionsState(rx.State):
             data["points"],
             data["environment"],
         )
+        self.tokens = data["tokens"]
         self.error, self.loaded = "", True
 
     def _open(self, kind: str, values: dict[str, str], item_id: str = "") -> None:
@@ -319,4 +333,34 @@ class ConnectionsState(rx.State):
         return await self._change(
             lambda s, actor: contact_points.delete(s, number, actor=actor),
             "Contact point deleted.",
+        )
+
+    @rx.event
+    @protected("admin")
+    async def create_token(self, form: dict[str, Any]):
+        name, actor_id = str(form.get("token_name", "")), signed_in_user().id
+
+        def create() -> str:
+            with db.session_scope() as session:
+                _, plaintext = tokens.create(session, name=name, actor=session.get(User, actor_id))
+                return plaintext
+
+        try:
+            self.new_token = await asyncio.to_thread(create)
+        except REFUSED as exc:
+            return rx.toast.error(str(exc))
+        await self._reload()
+        return None
+
+    @rx.event
+    @protected("admin")
+    async def dismiss_token(self) -> None:
+        self.new_token = ""
+
+    @rx.event
+    @protected("admin")
+    async def revoke_token(self, item_id: str):
+        number = int(item_id) if str(item_id).isdigit() else -1
+        return await self._change(
+            lambda s, actor: tokens.revoke(s, number, actor=actor), "Token revoked."
         )

@@ -87,20 +87,23 @@ def _input(field: Field) -> rx.Component:
             class_name="os-conn-select",
         )
     if field.kind in ("area", "secret_area"):
-        placeholder = saved if field.kind == "secret_area" and ConnectionsState.editing_id else ""
+        secret = field.kind == "secret_area"
         return rx.text_area(
-            default_value="" if field.kind == "secret_area" else value,
-            placeholder=placeholder or field.hint,
+            default_value="" if secret else value,
+            placeholder=rx.cond(ConnectionsState.editing_id != "", saved, field.hint)
+            if secret
+            else field.hint,
             rows="5",
-            auto_complete="off",
+            auto_complete=False,
+            spell_check=False,
             **common,
         )
     return rx.input(
         type="password" if field.kind == "secret" else "text",
         default_value="" if field.kind == "secret" else value,
-        placeholder=rx.cond(
-            ConnectionsState.editing_id & (field.kind == "secret"), saved, field.hint
-        ),
+        placeholder=rx.cond(ConnectionsState.editing_id != "", saved, field.hint)
+        if field.kind == "secret"
+        else field.hint,
         auto_complete="new-password" if field.kind == "secret" else "off",
         **common,
     )
@@ -304,7 +307,81 @@ def saved() -> rx.Component:
             size="1",
             id="contact-points-table",
         ),
+        _ansible_tokens(),
         spacing="4",
+        width="100%",
+    )
+
+
+def _ansible_tokens() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Ansible ingest tokens", size="3", class_name="os-heading"),
+        rx.text(
+            "The OpsSight callback sends one as OPSSIGHT_ANSIBLE_TOKEN. Only its hash is kept: "
+            "copy it now, it is shown once.",
+            size="2",
+            color_scheme="gray",
+        ),
+        rx.cond(
+            ConnectionsState.new_token != "",
+            rx.callout(
+                rx.hstack(
+                    rx.code(ConnectionsState.new_token, id="new-token"),
+                    rx.button("Done", size="1", on_click=ConnectionsState.dismiss_token),
+                    align="center",
+                    wrap="wrap",
+                ),
+                icon="key-round",
+                color_scheme="green",
+            ),
+        ),
+        rx.el.form(
+            rx.hstack(
+                rx.input(
+                    name="token_name", placeholder="Token name, e.g. ci-runner", required=True
+                ),
+                rx.button("Create token", type="submit"),
+            ),
+            on_submit=ConnectionsState.create_token,
+            reset_on_submit=True,
+        ),
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    *[
+                        rx.table.column_header_cell(h)
+                        for h in ("Name", "Created", "Last used", "Revoked", "")
+                    ]
+                )
+            ),
+            rx.table.body(
+                rx.foreach(
+                    ConnectionsState.tokens,
+                    lambda t: rx.table.row(
+                        rx.table.cell(t["name"], weight="medium"),
+                        rx.table.cell(t["created"]),
+                        rx.table.cell(t["used"]),
+                        rx.table.cell(t["revoked"]),
+                        rx.table.cell(
+                            rx.cond(
+                                t["revoked"] == "",
+                                rx.button(
+                                    "Revoke",
+                                    size="1",
+                                    variant="soft",
+                                    color_scheme="red",
+                                    on_click=ConnectionsState.revoke_token(t["id"]),
+                                ),
+                            )
+                        ),
+                    ),
+                )
+            ),
+            width="100%",
+            size="1",
+            id="ansible-tokens-table",
+        ),
+        spacing="2",
         width="100%",
     )
 

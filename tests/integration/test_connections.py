@@ -19,7 +19,14 @@ from opssight.config import get_settings
 from opssight.jobs import runner
 from opssight.models import AuditLog, Connection, ContactPoint, User
 from opssight.schemas.connections import ContactPointForm, KubernetesForm
-from opssight.services import connection_probe, connections, contact_points, secrets, source_config
+from opssight.services import (
+    connection_probe,
+    connections,
+    contact_points,
+    health,
+    secrets,
+    source_config,
+)
 from opssight.services.connections import ConnectionsError
 from tests.integration.test_alertmanager_webhook import FIRING, send
 from tests.integration.test_alertmanager_webhook import TOKEN as AM_TOKEN
@@ -114,6 +121,9 @@ def test_a_wrong_key_names_the_variable(
     assert "cannot be decrypted with OPSSIGHT_SECRET_KEY" in config.errors["github"]
     with pytest.raises(secrets.SecretKeyError, match="OPSSIGHT_SECRET_KEY_PREVIOUS"):
         connections.list_connections(session)
+    report = health.detailed()
+    [unreadable] = [c for c in report.connectors if c.name == "connection github"]
+    assert unreadable.state == "down" and "OPSSIGHT_SECRET_KEY" in unreadable.error
     with pytest.raises(SystemExit):
         cli.main(["rotate-secrets"])
     assert "cannot be decrypted with OPSSIGHT_SECRET_KEY" in capsys.readouterr().err
@@ -195,6 +205,9 @@ def test_probe_github_on_the_replay(session: Session):
             session, "github", {"api_url": replay.url, "token": TOKEN, "organisation": "octo-org"}
         )
         assert connection_probe.probe(form) == "2 repositories, rate limit 5,000/5,000"
+        named = connections.draft(session, "github", github_values(replay.url, token=TOKEN))
+        workflows = len(replay.repos[DEFAULT_REPO].workflows)
+        assert connection_probe.probe(named).startswith(f"1 repository, {workflows} workflow")
         bad = connections.draft(session, "github", github_values(replay.url, token="ghp_wrong"))
         with pytest.raises(connection_probe.ProbeFailed, match="Bad credentials"):
             connection_probe.probe(bad)

@@ -1,0 +1,66 @@
+"""Settings → Connections in a browser: an admin adds a GitHub connection pointed at the
+replay server, tests it, saves it, and the repository's runs appear; the token is stored as
+ciphertext only; a viewer is refused the page (its handlers are refused in
+test_forged_events)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from playwright.sync_api import Page, expect
+from sqlalchemy import text
+
+from opssight import db
+from tests.e2e.conftest import Server, wait_hydrated
+from tests.e2e.test_sign_in import sign_in_as_admin, sign_in_with_github
+from tests.replay.github import TOKEN, GitHubReplay
+
+
+def test_an_admin_connects_github_and_its_runs_appear(page: Page, as_server: Server):
+    repo = f"e2e-org/connected-{uuid.uuid4().hex[:6]}"
+    with GitHubReplay() as replay:
+        replay.add_repo(repo, runs=3, first_created=datetime.now(UTC) - timedelta(hours=2))
+        sign_in_as_admin(page)
+        page.goto("/settings/connections")
+        wait_hydrated(page)
+        page.get_by_role("button", name="Add GitHub").click()
+        form = page.locator("#connection-form")
+        expect(form).to_be_visible()
+        form.locator("#conn-api_url").fill(replay.url)
+        form.locator("#conn-repositories").fill(repo)
+        form.locator("#conn-token").fill("ghp_not-the-right-token")
+        form.get_by_role("button", name="Test connection").click()
+        expect(page.locator("#connection-failure")).to_contain_text("Bad credentials")
+        form.locator("#conn-token").fill(TOKEN)
+        form.get_by_role("button", name="Test connection").click()
+        expect(page.locator("#connection-result")).to_have_text(
+            re.compile(r"1 repository, \d+ workflows?, rate limit [\d,]+/5,000")
+        )
+        with db.session_scope() as session:  # tested, not saved
+            assert session.execute(text("SELECT count(*) FROM connection")).scalar() == 0
+        form.get_by_role("button", name="Save").click()
+        row = page.locator("#connections-table tr[data-kind=github]")
+        expect(row).to_contain_text("token ••••")
+        expect(row).not_to_contain_text(TOKEN)
+        with db.session_scope() as session:
+            settings, secrets = session.execute(
+                text("SELECT settings, secrets FROM connection WHERE kind = 'github'")
+            ).one()
+        assert TOKEN not in str(settings) and TOKEN not in secrets
+        page.goto("/pipelines")
+        wait_hydrated(page)
+        expect(page.get_by_text(repo).first).to_be_visible(timeout=60_000)
+        page.goto("/settings/connections")
+        wait_hydrated(page)
+        row.get_by_role("button", name="Delete").click()
+        expect(row).to_have_count(0)
+
+
+def test_a_viewer_is_refused_the_page(page: Page, as_server: Server):
+    sign_in_with_github(page, as_server)
+    page.goto("/settings/connections")
+    wait_hydrated(page)
+    expect(page.locator(".os-not-allowed")).to_be_visible()
+    expect(page.locator("#connection-form")).to_have_count(0)
