@@ -56,6 +56,7 @@ def test_an_admin_connects_github_and_its_runs_appear(page: Page, as_server: Ser
         wait_hydrated(page)
         row.get_by_role("button", name="Delete").click()
         expect(row).to_have_count(0)
+    assert TOKEN not in as_server.log.read_text()  # never logged
 
 
 def test_a_viewer_is_refused_the_page(page: Page, as_server: Server):
