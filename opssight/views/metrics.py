@@ -399,7 +399,7 @@ def panel_form() -> rx.Component:
                             MetricsState.sources,
                             value=MetricsState.panel_form_source,
                             on_change=lambda v: MetricsState.set_panel_field("source", v),
-                            aria_label="Panel source",
+                            custom_attrs={"aria-label": "Panel source"},
                         ),
                     ),
                     _panel_field(
@@ -408,7 +408,7 @@ def panel_form() -> rx.Component:
                             list(RANGES),
                             value=MetricsState.panel_form_range,
                             on_change=lambda v: MetricsState.set_panel_field("range", v),
-                            aria_label="Panel range",
+                            custom_attrs={"aria-label": "Panel range"},
                         ),
                     ),
                     _panel_field(
@@ -417,7 +417,7 @@ def panel_form() -> rx.Component:
                             list(CHART_TYPES),
                             value=MetricsState.panel_form_chart,
                             on_change=lambda v: MetricsState.set_panel_field("chart", v),
-                            aria_label="Panel chart",
+                            custom_attrs={"aria-label": "Panel chart"},
                         ),
                     ),
                     width="100%",

@@ -120,13 +120,14 @@ def _contact_point_picker() -> rx.Component:
     return rx.cond(
         N.contact_points.length() > 0,
         rx.select.root(
-            rx.select.trigger(placeholder="Pick a contact point", width="100%"),
+            rx.select.trigger(
+                placeholder="Pick a contact point", width="100%", aria_label="Contact point"
+            ),
             rx.select.content(
                 rx.foreach(N.contact_points, lambda c: rx.select.item(c["label"], value=c["id"]))
             ),
             value=N.form_contact_point,
             on_change=lambda v: N.set_form_field("contact_point", v),
-            aria_label="Contact point",
         ),
         rx.callout(
             "No contact point yet: an administrator adds them under Settings.",
@@ -138,14 +139,13 @@ def _contact_point_picker() -> rx.Component:
 
 def _escalation_picker() -> rx.Component:
     return rx.select.root(
-        rx.select.trigger(width="100%"),
+        rx.select.trigger(width="100%", aria_label="Escalation contact point"),
         rx.select.content(
             rx.select.item("No escalation", value=NO_ESCALATION),
             rx.foreach(N.contact_points, lambda c: rx.select.item(c["label"], value=c["id"])),
         ),
         value=N.form_escalation_point,
         on_change=lambda v: N.set_form_field("escalation_point", v),
-        aria_label="Escalation contact point",
     )
 
 
@@ -241,7 +241,7 @@ def delivery_log() -> rx.Component:
                     [ALL, *DELIVERY_STATUSES],
                     value=rx.cond(N.delivery_status == "", ALL, N.delivery_status),
                     on_change=N.choose_status,
-                    aria_label="Delivery status",
+                    custom_attrs={"aria-label": "Delivery status"},
                 ),
                 width="100%",
                 align="center",
@@ -309,7 +309,7 @@ def _my_form() -> rx.Component:
                     list(SEVERITIES),
                     value=M.min_severity,
                     on_change=lambda v: M.set_field("min_severity", v),
-                    aria_label="From severity",
+                    custom_attrs={"aria-label": "From severity"},
                 ),
             ),
             width="100%",

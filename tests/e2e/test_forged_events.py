@@ -63,6 +63,9 @@ BACKGROUND_TABLES = {
     "http_etag",
     "workflow",
     "alert_transition",  # the alert job's and Alertmanager's; acknowledgements: see _snapshot
+    "notification_group",  # the notify job's sending state, deliveries and escalations
+    "notification_delivery",
+    "notification_escalation",
 }
 # ... and every table of a data source's derived or ingested state (DORA links, clusters).
 BACKGROUND_PREFIXES = ("dora_", "kube_")
