@@ -21,6 +21,7 @@ METRICS = Route("/metrics-explorer", "Metrics", "chart-line")
 ALERTS = Route("/alerts", "Alerts", "bell-ring")
 ALERT = Route("/alerts/[alert_id]", "Alert history", "bell-ring")  # from Alerts
 AUTOMATION = Route("/automation", "Automation", "bot")
+AUTOMATION_HOSTS = Route("/automation/hosts", "Ansible hosts", "server")  # from Automation
 TIMELINE = Route("/timeline", "Timeline", "history")
 SETTINGS = Route("/settings", "Settings", "settings", "Manage")
 CONNECTIONS = Route("/settings/connections", "Connections", "plug", "Manage", admin_only=True)

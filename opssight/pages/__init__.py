@@ -5,15 +5,16 @@ from opssight.pages import (
     alert,
     alerts,
     audit,
+    automation,
     connections,
     dora,
-    feeds,
     kubernetes,
     login,
     metrics,
     overview,
     pipelines,
     settings,
+    timeline,
 )
 
 __all__ = [
@@ -21,13 +22,14 @@ __all__ = [
     "alert",
     "alerts",
     "audit",
+    "automation",
     "connections",
     "dora",
-    "feeds",
     "kubernetes",
     "login",
     "metrics",
     "overview",
     "pipelines",
     "settings",
+    "timeline",
 ]

@@ -9,6 +9,7 @@ from opssight.templates.shell import page
 from opssight.views.connections import setup_checklist
 from opssight.views.overview import (
     alerts_card,
+    automation_card,
     connector_cards,
     demo_notice,
     pipelines_card,
@@ -28,6 +29,7 @@ def overview() -> rx.Component:
         connector_cards(),
         pipelines_card(),
         alerts_card(),
+        automation_card(),
         stored_counts(),
         spacing="6",
         width="100%",

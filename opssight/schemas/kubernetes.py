@@ -128,6 +128,7 @@ class PodDetail(BaseModel):
 
 
 class ProblemRow(BaseModel):
+    id: int | None = None
     cluster: str
     kind: ProblemKind
     object_kind: str  # "Pod", "Node", "Deployment", "Job"

@@ -345,6 +345,7 @@ def problems(
         deploy = deploys[p.image]
         rows.append(
             ProblemRow(
+                id=p.id,
                 cluster=p.cluster,
                 kind=p.kind,
                 object_kind=p.object_kind,

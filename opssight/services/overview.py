@@ -11,6 +11,8 @@ from sqlmodel import Session, SQLModel, select
 from opssight.models import (
     AlertTransition,
     AuditLog,
+    AutomationResult,
+    AutomationRun,
     ConnectorStatus,
     Deployment,
     KubePod,
@@ -25,6 +27,7 @@ from opssight.models import (
 from opssight.models.base import utcnow
 from opssight.services import kube_queries
 from opssight.services.alerting import queries as alert_queries
+from opssight.services.automation.queries import AutomationCard, automation_card
 from opssight.services.connectors import list_connectors
 
 # (label, table) pairs counted on the Overview; each integration adds its own tables here.
@@ -37,6 +40,8 @@ STORED_OBJECTS: list[tuple[str, type[SQLModel]]] = [
     ("Kubernetes pods", KubePod),
     ("Metric panels", MetricPanel),
     ("Alert state changes", AlertTransition),
+    ("Ansible runs", AutomationRun),
+    ("Ansible host results", AutomationResult),
     ("Webhook deliveries", WebhookDelivery),
     ("Users", User),
     ("Sessions", UserSession),
@@ -95,6 +100,7 @@ class OverviewSummary(BaseModel):
     pipelines: PipelineCard
     kubernetes: KubernetesCard = KubernetesCard()
     alerts: AlertsCard = AlertsCard()
+    automation: AutomationCard = AutomationCard()
 
     @property
     def demo(self) -> bool:
@@ -125,6 +131,7 @@ def overview(session: Session) -> OverviewSummary:
         pipelines=pipeline_card(session),
         kubernetes=kubernetes_card(session),
         alerts=alerts_card(session),
+        automation=automation_card(session),
     )
 
 

@@ -54,6 +54,8 @@ class Entry(BaseModel):
     link: str
     source: str = ""
     key: str
+    subject: str = ""
+    """The alert or problem it is about (``alert:<id>``, ``problem:<id>``)."""
 
 
 class TimelineQuery(BaseModel):
@@ -193,6 +195,7 @@ def _alert_entry(alert: Alert, state: str, at: datetime, key: str) -> Entry:
         link=_link("/alerts", search=alert.name),
         source=where or alert.source,
         key=key,
+        subject=f"alert:{alert.id}",
     )
 
 
@@ -250,6 +253,7 @@ def problem_entry(p: KubeProblem, resolved: bool = False) -> Entry:
         link=_pod_link(p.cluster, p.namespace, p.object_kind, p.name),
         source=where,
         key=f"problem:{p.id}:{'resolved' if resolved else 'opened'}",
+        subject=f"problem:{p.id}",
     )
 
 
@@ -347,7 +351,7 @@ def _around(
     names = sorted(str(getattr(service, "name", "")) for service, _ in covering)
     q = TimelineQuery(since=anchor.at - BEFORE, until=anchor.at + AFTER, kinds=kinds)
     scope = service_map.merged([scope for _, scope in covering])
-    entries = [e for e in timeline(session, q, scope, set(names)) if e.key != anchor.key]
+    entries = [e for e in timeline(session, q, scope, set(names)) if e.subject != anchor.subject]
     return Around(anchor=anchor, services=names, entries=entries)
 
 

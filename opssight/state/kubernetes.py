@@ -119,6 +119,7 @@ def _problem_cells(p: k.ProblemRow) -> dict[str, str]:
         "message": p.message,
         "since": ago(p.since),
         "deploy": deploy,
+        "id": str(p.id or ""),
     }
 
 
@@ -279,9 +280,16 @@ class KubernetesState(rx.State):
     async def load(self) -> None:
         """The first visit opens on the person's own team (when it owns namespaces)."""
         self.can_read_logs = "write" in caller().permissions
-        if not self.loaded:
+        link = self.router.url.query_parameters  # ?cluster=[&namespace=&pod=] (timeline links)
+        if not self.loaded and not link:
             team = await callers_team()
             self.team = team if team in await asyncio.to_thread(_namespace_teams) else ""
+        if link.get("cluster"):
+            self.team, self.namespace, self.page = "", "", 1
+            self.cluster = str(link["cluster"])[:200]
+            if link.get("namespace") and link.get("pod"):
+                namespace, name = str(link["namespace"])[:253], str(link["pod"])[:253]
+                self.pod = {"cluster": self.cluster, "namespace": namespace, "name": name}
         await self._reload()
 
     @rx.event

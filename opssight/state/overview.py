@@ -16,12 +16,13 @@ from opssight.state.session import protected
 log = structlog.get_logger(__name__)
 
 
-@live_view("connectors", "pipelines", "deployments", "alerts")
+@live_view("connectors", "pipelines", "deployments", "alerts", "automation")
 class OverviewState(rx.State):
     connectors: list[dict[str, str]] = []
     counts: list[dict[str, str]] = []
     pipelines: dict[str, str] = {}
     alerts: dict[str, str] = {}
+    automation: dict[str, str] = {}
     demo: bool = False
     loaded: bool = False
     error: str = ""
@@ -61,6 +62,14 @@ class OverviewState(rx.State):
             "critical": f"{firing.critical:,}",
             "warning": f"{firing.warning:,}",
             "other": f"{firing.other:,}",
+        }
+        ansible = summary.automation
+        self.automation = {
+            "runs": f"{ansible.runs:,}",
+            "running": f"{ansible.running:,}",
+            "failed": f"{ansible.failed:,}",
+            "hosts": f"{ansible.hosts:,}"
+            + (f" ({ansible.failing_hosts:,} failing)" if ansible.failing_hosts else ""),
         }
         self.demo = summary.demo
         self.loaded = True

@@ -232,9 +232,19 @@ class PipelinesState(rx.State):
     @rx.event
     @protected("read")
     async def load(self) -> None:
-        """The first visit opens on the person's own team (when it owns repositories)."""
-        if not self.loaded:
+        """The first visit opens on the person's own team (when it owns repositories);
+        ``?run=<id>&attempt=<n>`` opens that run, ``?repo=&search=`` filters (timeline links)."""
+        link = self.router.url.query_parameters
+        if not self.loaded and not link:
             self.team = await callers_team()
+        if str(link.get("run", "")).isdigit():
+            attempt = str(link.get("attempt", "1"))
+            attempt = attempt if attempt.isdigit() else "1"
+            self.selected = {"run_id": str(link["run"]), "attempt": attempt}
+        if "repo" in link or "search" in link:
+            self.team, self.page = "", 1
+            self.repo = str(link.get("repo", ""))[:200]
+            self.search = str(link.get("search", ""))[:200]
         await self._reload()
 
     @rx.event

@@ -69,7 +69,16 @@ def problems() -> rx.Component:
             rx.cond(
                 K.problems.length() > 0,
                 rows_table(
-                    ["Problem", "Object", "Namespace", "Cluster", "Why", "Since", "Last deploy"],
+                    [
+                        "Problem",
+                        "Object",
+                        "Namespace",
+                        "Cluster",
+                        "Why",
+                        "Since",
+                        "Last deploy",
+                        "",
+                    ],
                     K.problems,
                     lambda p: [
                         rx.table.cell(rx.badge(p["kind"], color_scheme="red", variant="soft")),
@@ -85,6 +94,14 @@ def problems() -> rx.Component:
                         ),
                         rx.table.cell(p["since"]),
                         rx.table.cell(p["deploy"]),
+                        rx.table.cell(
+                            rx.link(
+                                "What changed before this?",
+                                href="/timeline?problem=" + p["id"],
+                                size="1",
+                                class_name="os-changed-before",
+                            )
+                        ),
                     ],
                     class_name="os-problem",
                 ),

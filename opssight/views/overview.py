@@ -107,6 +107,30 @@ def alerts_card() -> rx.Component:
     )
 
 
+def automation_card() -> rx.Component:
+    card = OverviewState.automation
+    return rx.vstack(
+        rx.hstack(
+            rx.heading("Ansible · last 24 h", size="4", class_name="os-heading"),
+            rx.link("All runs", href="/automation", size="2"),
+            rx.link("Hosts", href="/automation/hosts", size="2"),
+            align="baseline",
+            spacing="3",
+        ),
+        rx.grid(
+            rx.box(stat_card("Playbook runs", card["runs"]), data_count="ansible-runs-24h"),
+            rx.box(stat_card("Running", card["running"]), data_count="ansible-running"),
+            rx.box(stat_card("Failed", card["failed"]), data_count="ansible-failed-24h"),
+            rx.box(stat_card("Hosts", card["hosts"]), data_count="ansible-hosts"),
+            columns=rx.breakpoints(initial="2", md="4"),
+            spacing="4",
+            width="100%",
+        ),
+        spacing="3",
+        width="100%",
+    )
+
+
 def stored_counts() -> rx.Component:
     return rx.vstack(
         rx.heading("Stored objects", size="4", class_name="os-heading"),

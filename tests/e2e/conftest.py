@@ -22,6 +22,7 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
 
+from tests.ansible_run import TOKEN as ANSIBLE_TOKEN
 from tests.replay.kubernetes import KubeReplay, write_kubeconfig
 from tests.replay.oauth import OAuthProvider
 from tests.support import (
@@ -125,6 +126,7 @@ def server(
         "OPSSIGHT_DEMO_INTERVAL_SECONDS": "60",
         "OPSSIGHT_DEMO_HISTORY_DAYS": "3",
         "OPSSIGHT_GITHUB_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "OPSSIGHT_ANSIBLE_TOKEN": ANSIBLE_TOKEN,
         "OPSSIGHT_GITHUB_CLIENT_ID": e2e_github.client_id,
         "OPSSIGHT_GITHUB_CLIENT_SECRET": e2e_github.client_secret,
         "OPSSIGHT_GITHUB_URL": e2e_github.url,

@@ -63,6 +63,14 @@ BACKGROUND_TABLES = {
     "http_etag",
     "workflow",
     "alert_transition",  # the alert job's and Alertmanager's; acknowledgements: see _snapshot
+    # the demo Ansible runs (automation_token is people's: compared)
+    "automation_run",
+    "automation_play",
+    "automation_task",
+    "automation_result",
+    "automation_run_host",
+    "automation_run_group",
+    "automation_host",
     "notification_group",  # the notify job's sending state, deliveries and escalations
     "notification_delivery",
     "notification_escalation",
