@@ -81,12 +81,6 @@ def current() -> rx.Component:
                                     size="1",
                                     class_name="os-changed-before",
                                 ),
-                                rx.link(
-                                    "What changed before this?",
-                                    href="/timeline?alert=" + a["id"],
-                                    size="1",
-                                    class_name="os-changed-before",
-                                ),
                                 rx.cond(
                                     a["error"] != "",
                                     rx.text(a["error"], size="1", color_scheme="red"),
