@@ -21,7 +21,7 @@ from sqlmodel import select
 from opssight import db
 from opssight.models import Alert, User
 from opssight.services import metrics
-from opssight.services.alerting import alertmanager, history
+from opssight.services.alerting import alertmanager, history, personal
 from opssight.services.auth import sessions
 from opssight.state.metrics import MetricsState
 from tests.e2e.conftest import Server, wait_hydrated
@@ -180,3 +180,39 @@ def test_a_saved_panel_is_edited(page: Page, as_server: Server) -> None:
     page.get_by_label("Panel PromQL").fill("up")
     page.locator(".os-save-panel").click()
     expect(page.locator(".os-metric-panel").filter(has_text=f"{title} edited")).to_be_visible()
+
+
+def test_a_demo_visitor_sees_the_demo_alerts(page: Page) -> None:
+    page.goto("/alerts")
+    wait_hydrated(page)
+    demo = page.locator(".os-alert").filter(has_text="alertmanager-demo")
+    expect(demo.filter(has_text="JustATestAlert_1").first).to_be_visible(timeout=15000)
+    expect(demo.filter(has_text="CPUThrottlingHigh").first).to_be_visible()
+
+
+def test_my_notifications_are_saved_for_the_signed_in_person(page: Page, as_server: Server) -> None:
+    sign_in_as_admin(page)
+    open_notifications(page)
+    mine = page.locator(".os-my-notifications")
+    mine.locator(".os-my-enabled").click()
+    mine.get_by_label("Quiet from (HH:MM)").fill("22:00")
+    mine.get_by_label("Quiet until (HH:MM)").fill("07:00")
+    mine.get_by_label("My time zone").fill("Mars/Olympus")
+    mine.locator(".os-my-save").click()
+    expect(mine.locator(".os-my-error")).to_contain_text("not a time zone like Europe/Paris")
+    mine.get_by_label("My time zone").fill("Europe/Paris")
+    mine.locator(".os-my-save").click()
+    expect(page.get_by_text("Your notification preferences are saved.")).to_be_visible()
+    with db.session_scope() as session:
+        admin = session.exec(select(User).where(User.login == "admin")).one()
+        prefs = personal.preferences(session, admin)
+    assert (prefs.enabled, prefs.quiet_start, prefs.quiet_end, prefs.timezone) == (
+        True,
+        "22:00",
+        "07:00",
+        "Europe/Paris",
+    )
+    page.reload()
+    wait_hydrated(page)
+    page.locator(".os-tab-notify").click()
+    expect(page.get_by_label("My time zone")).to_have_value("Europe/Paris")
