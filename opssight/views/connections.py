@@ -35,7 +35,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         ENABLED,
     ),
     "kubernetes": (
-        Field("kubeconfig", "kubeconfig", "secret_area", "Paste the kubeconfig file (YAML)"),
+        Field("kubeconfig", "kubeconfig", "secret_area", "Or paste the kubeconfig (YAML)"),
         Field("contexts", "Contexts", hint="Comma separated; empty: every context"),
         Field("in_cluster", "Also watch the cluster OpsSight runs in", "check"),
         ENABLED,
@@ -109,9 +109,36 @@ def _input(field: Field) -> rx.Component:
     )
 
 
+READ_KUBECONFIG = """
+const file = document.getElementById('kubeconfig-file').files[0];
+if (file) file.text().then((text) => { document.getElementById('conn-kubeconfig').value = text; });
+"""
+
+
+def _kubeconfig_file() -> rx.Component:
+    """Reads the chosen file into the kubeconfig field in the browser (sent only on Test/Save)."""
+    return rx.vstack(
+        rx.el.label("Upload a kubeconfig file", html_for="kubeconfig-file"),
+        rx.el.input(
+            type="file",
+            id="kubeconfig-file",
+            name="kubeconfig_file",
+            accept=".yaml,.yml,.conf,.config,text/yaml,text/plain",
+            on_change=rx.call_script(READ_KUBECONFIG),
+        ),
+        spacing="1",
+    )
+
+
 def _row(field: Field) -> rx.Component:
     if field.kind == "check":
         return _input(field)
+    if field.name == "kubeconfig":
+        return rx.vstack(_kubeconfig_file(), _labelled(field), spacing="2", width="100%")
+    return _labelled(field)
+
+
+def _labelled(field: Field) -> rx.Component:
     return rx.vstack(
         rx.el.label(field.label, html_for=f"conn-{field.name}", class_name="os-conn-label"),
         _input(field),

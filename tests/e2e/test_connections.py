@@ -65,3 +65,16 @@ def test_a_viewer_is_refused_the_page(page: Page, as_server: Server):
     wait_hydrated(page)
     expect(page.locator(".os-not-allowed")).to_be_visible()
     expect(page.locator("#connection-form")).to_have_count(0)
+
+
+def test_a_kubeconfig_file_is_read_in_the_browser_and_tested(page: Page, as_server: Server):
+    sign_in_as_admin(page)
+    page.goto("/settings/connections?add=kubernetes")
+    wait_hydrated(page)
+    form = page.locator("#connection-form")
+    form.locator("#kubeconfig-file").set_input_files(as_server.env["OPSSIGHT_KUBECONFIG"])
+    expect(form.locator("#conn-kubeconfig")).to_have_value(re.compile("contexts:"))
+    form.get_by_role("button", name="Test connection").click()
+    nodes = len(as_server.cluster.objects("nodes"))
+    noun = "node" if nodes == 1 else "nodes"
+    expect(page.locator("#connection-result")).to_have_text(f"1 context, {nodes} {noun}")
