@@ -21,7 +21,7 @@ from opssight.jobs import github as github_job
 from opssight.jobs import kubernetes as kubernetes_job
 from opssight.jobs.leader import leadership
 from opssight.services import dora_links, ingest_writer, metrics, retention, source_config
-from opssight.services.alerting import evaluator, notify
+from opssight.services.alerting import evaluator, history, notify
 from opssight.services.auth.passwords import bootstrap_admin
 from opssight.services.clusters import forget_demo as forget_demo_clusters
 from opssight.services.connectors import forget_demo
@@ -132,6 +132,7 @@ def _load() -> SourceConfig:
         with db.session_scope() as session:
             forget_demo(session)
             forget_demo_clusters(session)
+            history.forget_source(session, demo_alerts.SOURCE)
     return config
 
 

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from opssight.demo import alerts as demo_alerts
 from opssight.models import Alert, AlertTransition
 from opssight.models.base import utcnow
-from opssight.services.alerting import queries
+from opssight.services.alerting import history, queries
 
 CYCLE = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # a cycle's start (whole half hours)
 
@@ -57,3 +57,12 @@ def test_the_feed_fills_recent_history_once(session: Session) -> None:
     assert feed(session) == 0
     assert demo_alerts.Feed()(session) == 0  # after a restart: from the newest stored change
     assert transitions(session) == stored
+
+
+def test_the_demo_alerts_go_when_demo_data_is_turned_off(session: Session) -> None:
+    demo_alerts.Feed()(session)
+    count = len(session.exec(select(Alert).where(Alert.source == demo_alerts.SOURCE)).all())
+    assert count > 0
+    assert history.forget_source(session, demo_alerts.SOURCE) == count
+    assert session.exec(select(func.count()).select_from(AlertTransition)).one() == 0
+    assert session.exec(select(func.count()).select_from(Alert)).one() == 0

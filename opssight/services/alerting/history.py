@@ -14,7 +14,8 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
 
 from opssight.events import Event, get_bus
 from opssight.models import Alert, AlertTransition
@@ -106,3 +107,15 @@ def publish(events: list[Event]) -> None:
         if key not in seen:
             seen.add(key)
             bus.publish(event)
+
+
+def forget_source(session: Session, source: str) -> int:
+    """Drop one source's alerts and their history (the demo source once demo data is off);
+    returns how many alerts went."""
+    alerts = select(Alert.id).where(Alert.source == source)
+    session.exec(delete(AlertTransition).where(col(AlertTransition.alert_id).in_(alerts)))
+    gone = session.exec(delete(Alert).where(col(Alert.source) == source)).rowcount
+    session.commit()
+    if gone:
+        get_bus().publish(Event(topic=TOPIC, keys={"source": source}))
+    return gone
