@@ -56,6 +56,7 @@ DURABLE, PARSE, NOOP = "/api/webhooks/github", "/bench/verify-parse", "/bench/no
 
 def bench_app():
     """The real API plus the bench routes, on the same app and middleware."""
+    from opssight import gc_tuning
     from opssight.api import create_api
     from opssight.api.webhooks import receive
     from opssight.services import ingest_writer
@@ -87,6 +88,7 @@ def bench_app():
         Route(NOOP, noop, methods=["POST"]),
     ]
     api.add_api_route("/bench/stats", stats, methods=["GET"])
+    gc_tuning.tune()  # as the app's lifespan does once the app is built
     return api
 
 

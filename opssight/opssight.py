@@ -2,7 +2,7 @@
 
 import reflex as rx
 
-from opssight import logs, pages
+from opssight import gc_tuning, logs, pages
 from opssight.api import create_api
 from opssight.config import get_settings
 from opssight.jobs.runner import lifespan
@@ -17,6 +17,7 @@ app = rx.App(
     head_components=[rx.el.link(rel="icon", href="/favicon.ico")],
 )
 app.register_lifespan_task(lifespan)
+app.register_lifespan_task(gc_tuning.tune)  # after the jobs' start-up (migrations)
 
 for registered in PAGES:
     app.add_page(
