@@ -9,26 +9,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 from sqlmodel import select
 
 from opssight import db
-from opssight.models import AlertRule, Team, User
+from opssight.models import AlertRule, NotificationPolicy, Team, User
 from opssight.schemas.alerting import RuleForm
 from opssight.services import teams
-from opssight.services.alerting import alertmanager, history, rules
+from opssight.services.alerting import policies, rules
 from tests.e2e.conftest import Server, wait_hydrated
 from tests.e2e.test_sign_in import sign_in_as_admin
 from tests.e2e.test_themes import choose_mode, choose_variant
+from tests.integration.test_notifications import Receiver
 from tests.support import ROOT
 
 IMAGES = ROOT / "docs" / "images"
 VIEWPORT = {"width": 1280, "height": 800}
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "alertmanager"
-NOTIFICATION = FIXTURES / "prometheus-msteams.webhook.firing.json"  # three info alerts
 HEARTBEAT = RuleForm(
     name="Watchdog",
     expr="up",
@@ -36,6 +34,8 @@ HEARTBEAT = RuleForm(
     annotations={"summary": "{{ $labels.job }} at {{ $labels.instance }}: up = {{ $value }}"},
 )
 CRASHING_POD = "e2e-container-creating"  # the demo cluster's recorded CrashLoopBackOff pod
+CONTACT_POINT = "on-call"
+POLICY = "info alerts to on-call"
 
 
 def _context(browser: Browser, server: Server):
@@ -60,6 +60,15 @@ def admin(browser: Browser, server: Server) -> Iterator[Page]:
     context.close()
 
 
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    """Where the guide's webhook contact point delivers (a local HTTP server)."""
+    server = Receiver()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
+
+
 @pytest.fixture
 def guest(browser: Browser, server: Server) -> Iterator[Page]:
     """A visitor who has not signed in (theme choices stay in this browser)."""
@@ -71,6 +80,7 @@ def guest(browser: Browser, server: Server) -> Iterator[Page]:
 def shoot(page: Page, name: str, part: Locator | None = None) -> None:
     """Save docs/images/<name>.png once the page is quiet: the viewport, or one part of it."""
     page.wait_for_load_state("networkidle")
+    expect(page.locator("[data-sonner-toast]")).to_have_count(0, timeout=10000)  # toasts gone
     page.evaluate("() => document.fonts.ready.then(() => true)")
     page.mouse.move(0, 0)  # no hover highlight
     page.wait_for_timeout(300)
@@ -168,21 +178,90 @@ def test_metrics_explorer(admin: Page) -> None:
     shoot(admin, "metrics")
 
 
+def test_automation_and_a_run(admin: Page) -> None:
+    open_page(admin, "/automation", "Automation")
+    run = admin.locator(".os-automation-run").first
+    expect(run).to_be_visible(timeout=15000)  # the demo's recorded callback runs
+    expect(run.locator(".os-status")).to_have_text(re.compile("^(ok|failed|running)$"))
+    shoot(admin, "automation")
+
+    run.locator(".os-open-run").click()
+    detail = admin.locator(".os-automation-detail")
+    expect(detail.locator(".os-matrix-task").first).to_be_visible(timeout=15000)
+    expect(detail.locator(".os-matrix-cell").first).to_have_attribute(
+        "data-status", re.compile(".")
+    )
+    shoot(admin, "automation-run")
+
+
+def test_timeline(admin: Page) -> None:
+    open_page(admin, "/timeline", "Timeline")
+    entries = admin.locator(".os-timeline-entry")
+    expect(entries.first).to_be_visible(timeout=15000)
+    expect(admin.locator('.os-timeline-entry[data-kind="ansible"]').first).to_be_visible()
+    shoot(admin, "timeline")
+
+
 def test_alerts(admin: Page, as_server: Server) -> None:
-    """An Alertmanager notification (recorded) and a rule the evaluator fires on the demo source."""
-    parsed = alertmanager.parse(NOTIFICATION.read_bytes())
+    """The demo's Alertmanager alerts beside a rule the evaluator fires on the demo source."""
     with db.session_scope() as session:
-        _, events = alertmanager.store(session, parsed)
         if not session.exec(select(AlertRule).where(AlertRule.name == HEARTBEAT.name)).first():
             rules.create_rule(session, HEARTBEAT, actor=_admin_user(session))
-    history.publish(events)
     open_page(admin, "/alerts", "Alerts")
-    firing = admin.locator(".os-alert").filter(has_text="JustATestAlert_1")
-    expect(firing.first.locator(".os-status")).to_have_text("Firing")
+    expect(admin.locator(".os-alert").filter(has_text="JustATestAlert_1").first).to_be_visible()
     expect(admin.locator(".os-rule").filter(has_text=HEARTBEAT.name)).to_contain_text("up")
     watchdog = admin.locator(".os-alert").filter(has_text=HEARTBEAT.name)
     expect(watchdog.first.locator(".os-status")).to_have_text("Firing", timeout=75000)
     shoot(admin, "alerts")
+
+
+def test_connections(admin: Page, receiver: Receiver) -> None:
+    """Settings → Connections: the GitHub form, then a webhook contact point saved."""
+    open_page(admin, "/settings/connections", "Connections")
+    admin.get_by_role("button", name="Add GitHub").click()
+    form = admin.locator("#connection-form")
+    expect(form.locator("#conn-api_url")).to_be_visible()
+    expect(form.get_by_role("button", name="Test connection")).to_be_visible()
+    shoot(admin, "connections-github")
+    form.get_by_role("button", name="Cancel").click()
+
+    admin.get_by_role("button", name="Add Contact point").click()
+    form.locator("#conn-name").fill(CONTACT_POINT)
+    form.locator("#conn-kind").select_option("webhook")
+    form.locator("#conn-url").fill(f"{receiver.url}/hook")
+    form.get_by_role("button", name="Save").click()
+    point = admin.locator("#contact-points-table tr").filter(has_text=CONTACT_POINT)
+    expect(point).to_contain_text("webhook")
+    expect(point).not_to_contain_text("/hook")  # the URL is a secret: only its host is shown
+    expect(admin.locator("#connections-table")).to_be_visible()
+    shoot(admin, "connections")
+
+
+def test_notification_policy(admin: Page, as_server: Server, receiver: Receiver) -> None:
+    """A policy made in the form sends the firing info alerts to the contact point."""
+    open_page(admin, "/alerts", "Alerts")
+    admin.locator(".os-tab-notify").click()
+    admin.locator(".os-new-policy").click()
+    admin.get_by_label("Policy name").fill(POLICY)
+    admin.get_by_label("Matchers").fill("severity=info")
+    admin.get_by_label("Contact point", exact=True).click()
+    admin.get_by_role("option", name=f"{CONTACT_POINT} (webhook)").click()
+    admin.get_by_label("Group by").fill("alertname")
+    admin.get_by_label("Group wait").fill("0s")
+    admin.locator(".os-save-policy").click()
+    try:
+        expect(admin.locator(".os-policy").filter(has_text=POLICY)).to_contain_text(CONTACT_POINT)
+        sent = admin.locator(".os-delivery").filter(has_text=POLICY).locator(".os-status")
+        expect(sent.first).to_have_text("sent", timeout=30000)
+        assert receiver.got("/hook")[0]["policy"] == POLICY
+        shoot(admin, "notifications")
+    finally:
+        with db.session_scope() as session:
+            made = session.exec(
+                select(NotificationPolicy).where(NotificationPolicy.name == POLICY)
+            ).first()
+            if made is not None:  # nothing more is sent once the guide is done
+                policies.delete_policy(session, made.id, actor=_admin_user(session))
 
 
 def test_admin_users_and_teams(admin: Page, as_server: Server) -> None:
