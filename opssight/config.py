@@ -144,14 +144,13 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_from: str | None = None
-    slack_webhook_url: SecretStr | None = None
 
     @field_validator(
         "redis_url", "secret_key", "secret_key_previous", "admin_password", "github_client_id", "github_client_secret",
         "github_token", "github_webhook_secret", "kubeconfig", "kubernetes_service_host",
         "prometheus_url", "prometheus_token",
         "alertmanager_url", "alertmanager_webhook_token", "smtp_host", "smtp_user", "smtp_password",
-        "smtp_from", "slack_webhook_url", "ansible_token", "demo", "github_repos", "github_org",
+        "smtp_from", "ansible_token", "demo", "github_repos", "github_org",
         "dora_deploy_workflows", "github_allowed_orgs", "github_app_id",
         "github_app_installation_id", "github_app_private_key", "github_app_private_key_file",
         mode="before",
@@ -289,7 +288,7 @@ class Settings(BaseSettings):
             "github": self.github_token or self.github_app,
             "kubernetes": self.kubeconfig or self.kubernetes_service_host,
             "prometheus": self.prometheus_url,
-            "alertmanager": self.alertmanager_url,
+            "alertmanager": self.alertmanager_url or self.alertmanager_webhook_token,
         }
         return [name for name, value in sources.items() if value]
 
