@@ -112,7 +112,7 @@ def current() -> rx.Component:
                         rx.table.cell(
                             rx.cond(
                                 A.can_write & (a["can_ack"] != ""),
-                                rx.hstack(
+                                rx.vstack(
                                     *[
                                         rx.button(
                                             f"Silence {hours}h",
@@ -124,6 +124,7 @@ def current() -> rx.Component:
                                         for hours in DURATIONS_HOURS
                                     ],
                                     spacing="1",
+                                    align="start",
                                 ),
                             )
                         ),
