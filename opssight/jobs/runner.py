@@ -23,6 +23,7 @@ from opssight.jobs.leader import leadership
 from opssight.services import dora_links, ingest_writer, metrics, retention, source_config
 from opssight.services.alerting import evaluator, history, notify
 from opssight.services.auth.passwords import bootstrap_admin
+from opssight.services.automation import ingest as automation_ingest
 from opssight.services.clusters import forget_demo as forget_demo_clusters
 from opssight.services.connectors import forget_demo
 from opssight.services.source_config import SourceConfig
@@ -133,6 +134,7 @@ def _load() -> SourceConfig:
             forget_demo(session)
             forget_demo_clusters(session)
             history.forget_source(session, demo_alerts.SOURCE)
+            automation_ingest.forget_demo(session)
     return config
 
 

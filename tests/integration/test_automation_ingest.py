@@ -27,7 +27,7 @@ from opssight.models import (
     AutomationTask,
 )
 from opssight.models.base import utcnow
-from opssight.services.automation import queries
+from opssight.services.automation import ingest, queries
 from tests.support import reset_caches
 
 TOKEN = "ansible-ingest-token-for-tests-0123456789"
@@ -157,3 +157,11 @@ def test_the_demo_feed_replays_runs_through_the_ingest_service(session):
     again = demo.Feed()(session, now)  # a restart sends the same runs: no copies
     assert again == stored
     assert len(session.exec(select(AutomationRun)).all()) == len(runs) + 1
+
+
+def test_the_demo_runs_go_when_demo_data_is_turned_off(session):
+    runs = demo.Feed()(session, utcnow())
+    assert runs > 0 and session.exec(select(AutomationHost)).all()
+    assert ingest.forget_demo(session) == len(demo.slots(utcnow() - demo.HISTORY, utcnow()))
+    for model in (AutomationRun, AutomationPlay, AutomationTask, AutomationResult, AutomationHost):
+        assert session.exec(select(model)).all() == []

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import ValidationError
+from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from opssight.events import Event, get_bus
@@ -225,3 +226,15 @@ def receipt_check(batch: AutomationBatch, *, demo: bool = False) -> ConnectorChe
             "Ansible": run.ansible_version,
         },
     )
+
+
+def forget_demo(session: Session) -> int:
+    """Drop the demo runs (their plays, tasks and results go with them) and the hosts last seen
+    in one, once demo data is off; returns how many runs went."""
+    demo_runs = select(AutomationRun.id).where(col(AutomationRun.is_demo))
+    session.exec(delete(AutomationHost).where(col(AutomationHost.last_run_id).in_(demo_runs)))
+    gone = session.exec(delete(AutomationRun).where(col(AutomationRun.is_demo))).rowcount
+    session.commit()
+    if gone:
+        get_bus().publish(Event(topic=TOPIC, keys={"run": "*"}))
+    return gone
