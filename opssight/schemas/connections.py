@@ -148,10 +148,14 @@ class PrometheusForm(ConnectionForm):
 
 class AlertmanagerForm(ConnectionForm):
     KIND: ClassVar[str] = "alertmanager"
-    SECRETS: ClassVar[tuple[str, ...]] = ("webhook_token",)
+    SECRETS: ClassVar[tuple[str, ...]] = ("webhook_token", "password", "token")
 
     url: Line = ""
-    """Alertmanager's own address (tested, and linked); optional."""
+    """Alertmanager's own address (tested); optional."""
+    username: Line = ""
+    password: str = ""
+    token: str = ""
+    """Basic auth or a bearer token to call ``url`` (a proxy in front of Alertmanager)."""
     webhook_token: str = ""
     """The bearer token Alertmanager sends to ``/api/webhooks/alertmanager``."""
 

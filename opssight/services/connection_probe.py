@@ -106,7 +106,11 @@ def _alertmanager(form: AlertmanagerForm) -> str:
     if not form.url:
         return "Token accepted; no Alertmanager address given, so nothing was called"
     try:
-        response = httpx.get(f"{form.url}/-/ready", timeout=TIMEOUT_SECONDS)
+        auth = (form.username, form.password) if form.username else None
+        headers = {"Authorization": f"Bearer {form.token}"} if form.token else None
+        response = httpx.get(
+            f"{form.url}/-/ready", auth=auth, headers=headers, timeout=TIMEOUT_SECONDS
+        )
     except httpx.HTTPError as exc:
         raise ProbeFailed(f"Alertmanager at {form.url}: {type(exc).__name__}: {exc}") from None
     if response.status_code != 200:

@@ -49,7 +49,10 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         ENABLED,
     ),
     "alertmanager": (
-        Field("url", "Alertmanager URL", hint="Optional: tested and linked"),
+        Field("url", "Alertmanager URL", hint="Optional: tested when given"),
+        Field("username", "Basic auth user"),
+        Field("password", "Basic auth password", "secret"),
+        Field("token", "Bearer token", "secret"),
         Field("webhook_token", "Webhook token", "secret", "Alertmanager sends it as a bearer"),
         ENABLED,
     ),

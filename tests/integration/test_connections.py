@@ -6,6 +6,8 @@ what is saved."""
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -268,3 +270,32 @@ async def test_receivers_use_the_secrets_saved_in_settings(session: Session, adm
         assert forged.status_code == 401
         assert (await send(http, FIRING)).status_code == 200
         assert (await send(http, FIRING, token="wrong-token-0123456789")).status_code == 401
+
+
+def test_probe_alertmanager_with_auth(session: Session):
+    seen: list[str | None] = []
+
+    class Ready(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization"))
+            ok = self.path == "/-/ready" and seen[-1] == "Bearer am-proxy-token"
+            self.send_response(200 if ok else 401)
+            self.end_headers()
+            self.wfile.write(b"OK" if ok else b"Unauthorized")
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Ready)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        values = {"url": url, "webhook_token": AM_TOKEN, "token": "am-proxy-token"}
+        form = connections.draft(session, "alertmanager", values)
+        assert connection_probe.probe(form) == f"Alertmanager at {url} is ready"
+        wrong = connections.draft(session, "alertmanager", values | {"token": "nope"})
+        with pytest.raises(connection_probe.ProbeFailed, match="HTTP 401"):
+            connection_probe.probe(wrong)
+    finally:
+        server.shutdown()
+    assert seen == ["Bearer am-proxy-token", "Bearer nope"]
