@@ -17,7 +17,7 @@ from sqlmodel import select
 from opssight import db
 from opssight.config import Settings
 from opssight.integrations import kubernetes as kube
-from opssight.jobs.leader import leadership
+from opssight.jobs.leader import lead
 from opssight.models.kubernetes import KubeCluster
 from opssight.services import clusters
 from opssight.services.source_config import KubeConfig
@@ -51,32 +51,35 @@ def _recheck(name: str) -> None:
 
 async def watch(cluster: kube.Cluster, settings: Settings) -> None:
     """Lead this cluster's watcher (waiting for the lock), until cancelled."""
-    async with leadership(f"kubernetes:{cluster.name}"):
-        log.info("kube.watching", cluster=cluster.name, server=cluster.server)
-        source = kube.ClusterSource(
-            cluster,
-            watch_timeout=settings.kube_watch_timeout_seconds,
-            backoff_max=settings.kube_backoff_max_seconds,
-            metrics_interval=settings.kube_metrics_interval_seconds,
-        )
-        source.start()
-        pending: list[kube.Change] = []
-        recheck_at = time.monotonic() + RECHECK_SECONDS
-        try:
-            while True:
-                pending += await asyncio.to_thread(source.take, TAKE_SECONDS)
-                try:
-                    if pending:
-                        await asyncio.to_thread(_apply, cluster.name, pending)
-                        pending = []
-                    if time.monotonic() >= recheck_at:
-                        await asyncio.to_thread(_recheck, cluster.name)
-                        recheck_at = time.monotonic() + RECHECK_SECONDS
-                except Exception:  # the database is away: keep the batch, try again
-                    log.exception("kube.write_failed", cluster=cluster.name, pending=len(pending))
-                    await asyncio.sleep(RETRY_SECONDS)
-        finally:
-            await asyncio.to_thread(source.stop)
+    await lead(f"kubernetes:{cluster.name}", lambda: _watch(cluster, settings))
+
+
+async def _watch(cluster: kube.Cluster, settings: Settings) -> None:
+    log.info("kube.watching", cluster=cluster.name, server=cluster.server)
+    source = kube.ClusterSource(
+        cluster,
+        watch_timeout=settings.kube_watch_timeout_seconds,
+        backoff_max=settings.kube_backoff_max_seconds,
+        metrics_interval=settings.kube_metrics_interval_seconds,
+    )
+    source.start()
+    pending: list[kube.Change] = []
+    recheck_at = time.monotonic() + RECHECK_SECONDS
+    try:
+        while True:
+            pending += await asyncio.to_thread(source.take, TAKE_SECONDS)
+            try:
+                if pending:
+                    await asyncio.to_thread(_apply, cluster.name, pending)
+                    pending = []
+                if time.monotonic() >= recheck_at:
+                    await asyncio.to_thread(_recheck, cluster.name)
+                    recheck_at = time.monotonic() + RECHECK_SECONDS
+            except Exception:  # the database is away: keep the batch, try again
+                log.exception("kube.write_failed", cluster=cluster.name, pending=len(pending))
+                await asyncio.sleep(RETRY_SECONDS)
+    finally:
+        await asyncio.to_thread(source.stop)
 
 
 async def run(config: KubeConfig, settings: Settings) -> None:

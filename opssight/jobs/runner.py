@@ -19,7 +19,7 @@ from opssight.demo import github as demo_github
 from opssight.demo import kubernetes as demo_kubernetes
 from opssight.jobs import github as github_job
 from opssight.jobs import kubernetes as kubernetes_job
-from opssight.jobs.leader import leadership
+from opssight.jobs.leader import lead
 from opssight.services import dora_links, ingest_writer, metrics, retention, source_config
 from opssight.services.alerting import evaluator, history, notify
 from opssight.services.auth.passwords import bootstrap_admin
@@ -102,14 +102,17 @@ def planned_jobs(config: SourceConfig, settings: Settings) -> list[Planned]:
 
 
 async def run_periodic(job: Job) -> None:
-    async with leadership(job.name):
-        log.info("job.leading", job=job.name)
+    """Run ``job`` on its interval while this worker leads it (once across workers)."""
+
+    async def passes() -> None:
         while True:
             try:
                 await asyncio.to_thread(job.run)
             except Exception:  # a failing pass is logged and retried, never kills the job
                 log.exception("job.failed", job=job.name)
             await asyncio.sleep(job.interval)
+
+    await lead(job.name, passes)
 
 
 def _prepare() -> None:
