@@ -1,12 +1,12 @@
 """Garbage-collector settings for a serving worker, applied once its app is built.
 
 Measured with bench/webhook_ingest.py (one worker, 32 senders): with CPython's defaults the
-collector cost ~65 µs of CPU per delivery, a fifth of the worker's, and each full pass over the
-~200,000 objects of the loaded app stopped the event loop for ~25-80 ms (the p99 of ~95 ms at 32
-senders). A young generation collected every 700 allocations also catches the objects of every
-request in flight and promotes them to the older generations, which makes full passes frequent.
-Frozen after start-up, the app's own objects are never traversed again; with a young generation
-of 10,000 the collector cost ~10 µs per delivery and made no full pass in a bench run.
+collector cost ~40 µs of CPU per delivery, over a tenth of the worker's, and each full pass over
+the ~200,000 objects of the loaded app stopped the event loop for ~80 ms (the p99 of ~100 ms at
+32 senders). A young generation collected every 700 allocations also catches the objects of
+every request in flight and promotes them to the older generations, which makes full passes
+frequent. Frozen after start-up, the app's own objects are never traversed again; with a young
+generation of 10,000 the collector cost ≤ 10 µs per delivery and made no full pass in a run.
 """
 
 from __future__ import annotations
