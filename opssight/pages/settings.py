@@ -51,6 +51,27 @@ def settings() -> rx.Component:
                 )
             ),
         ),
+        rx.cond(
+            ShellState.is_admin,
+            panel(
+                rx.hstack(
+                    rx.vstack(
+                        rx.heading("Services", size="4", class_name="os-heading"),
+                        rx.text(
+                            "Map repositories, Kubernetes namespaces or workloads and Ansible "
+                            "inventory groups to services: each service gets its change timeline.",
+                            size="2",
+                            color_scheme="gray",
+                        ),
+                        spacing="1",
+                    ),
+                    rx.link(rx.button("Map services"), href=routes.TIMELINE.path),
+                    justify="between",
+                    align="center",
+                    width="100%",
+                )
+            ),
+        ),
         spacing="5",
         width="100%",
     )
