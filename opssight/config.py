@@ -83,6 +83,7 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///opssight.db"
     redis_url: str | None = None
+    cache_ttl_seconds: float = Field(default=60.0, ge=0)
     secret_key: SecretStr | None = None
     secret_key_previous: SecretStr | None = None
     data_dir: Path = Path(".opssight")

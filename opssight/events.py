@@ -4,6 +4,11 @@
 publishes on a Redis channel and runs one reader per process that feeds the same local fan-out,
 so every worker sees every event. A Redis outage never raises to the caller: publishing logs and
 falls back to local delivery, and the reader reconnects with backoff.
+
+Publishing also counts a *generation* per topic and per parent topic (``k8s.prod`` counts
+``k8s`` too), before any listener can see the event: in Redis (``opssight:gen:<topic>``, in the
+same transaction as the PUBLISH) or in this process. ``services.cache`` serves a cached view
+only while the generations it was computed under are unchanged.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -26,6 +32,7 @@ from opssight.config import get_settings
 log = structlog.get_logger(__name__)
 
 CHANNEL = "opssight:events"
+GENERATION_PREFIX = "opssight:gen:"
 QUEUE_SIZE = 256
 RECONNECT_MAX_SECONDS = 5.0
 SUBSCRIBE_WAIT_SECONDS = 2.0
@@ -37,6 +44,12 @@ class Event(BaseModel):
     topic: str
     keys: dict[str, str] = Field(default_factory=dict)
     at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+def topic_tags(topic: str) -> list[str]:
+    """The topic and its parents, whose generations an event on it moves: ``k8s``, ``k8s.prod``."""
+    parts = topic.split(".")
+    return [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
 def topic_matches(topic: str, wanted: tuple[str, ...]) -> bool:
@@ -74,9 +87,20 @@ class InProcessBus:
     def __init__(self) -> None:
         self._subscriptions: set[Subscription] = set()
         self._lock = threading.Lock()
+        self._generations: Counter[str] = Counter()
 
     def publish(self, event: Event) -> None:
+        self._count(event.topic)
         self._deliver_locally(event)
+
+    def _count(self, topic: str) -> None:
+        with self._lock:
+            self._generations.update(topic_tags(topic))
+
+    def generations(self, topics: Iterable[str]) -> tuple[int, ...]:
+        """How many events this process published on each topic (with its sub-topics)."""
+        with self._lock:
+            return tuple(self._generations[topic] for topic in topics)
 
     def _deliver_locally(self, event: Event) -> None:
         with self._lock:
@@ -122,7 +146,11 @@ class RedisBus(InProcessBus):
             self._deliver_locally(event)
             return
         try:
-            self._client.publish(CHANNEL, event.model_dump_json())
+            with self._client.pipeline(transaction=True) as pipe:
+                for tag in topic_tags(event.topic):
+                    pipe.incr(GENERATION_PREFIX + tag)
+                pipe.publish(CHANNEL, event.model_dump_json())
+                pipe.execute()
         except redis.RedisError as exc:
             self._down_until = time.monotonic() + 2.0
             log.warning("bus.publish_degraded", error=str(exc), topic=event.topic)

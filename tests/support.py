@@ -16,7 +16,7 @@ import redis
 
 from opssight import db, events
 from opssight.config import get_settings
-from opssight.services import source_config
+from opssight.services import cache, source_config
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -40,6 +40,7 @@ def reset_caches() -> None:
     db.get_engine.cache_clear()
     events.get_bus.cache_clear()
     source_config.invalidate()
+    cache.get_cache.cache_clear()
 
 
 class RedisProcess:

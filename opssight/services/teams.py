@@ -13,9 +13,11 @@ import re
 from sqlalchemy import Select, delete, func
 from sqlmodel import Session, select
 
+from opssight.events import Event, get_bus
 from opssight.models import Repository, Team, TeamMember, TeamNamespace, User
 from opssight.schemas.identity import GitHubIdentity
 from opssight.services import audit
+from opssight.services.pipelines import PIPELINES
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 
@@ -142,6 +144,8 @@ def delete_team(session: Session, *, actor: User, team_id: int) -> None:
     _audit(session, actor, "team.delete", team, {"slug": team.slug, "name": team.name}, None)
     session.delete(team)
     session.commit()
+    if repos:  # pages scoped by team (and their cached figures) read again
+        get_bus().publish(Event(topic=PIPELINES, keys={"team": team.slug}))
 
 
 def set_member(session: Session, *, actor: User, team_id: int, login: str, member: bool) -> None:
@@ -191,6 +195,7 @@ def assign_repository(
     repo.team = slug
     session.add(repo)
     session.commit()
+    get_bus().publish(Event(topic=PIPELINES, keys={"repo": repo.full_name}))
 
 
 def assign_namespace(

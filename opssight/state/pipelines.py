@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from opssight import db
 from opssight.models import ConnectorStatus
+from opssight.services import cache
 from opssight.services import pipeline_queries as q
 from opssight.state.charts import styled
 from opssight.state.formatting import duration, percent, when
@@ -32,6 +33,14 @@ class Params(NamedTuple):
     filter: q.RunFilter
     days: int
     run: tuple[int, int] | None
+
+
+class Stats(BaseModel):
+    """Per-workflow statistics, weekly trends and flaky runs: the page's aggregate queries."""
+
+    stats: list[q.WorkflowStats]
+    weekly: list[q.WorkflowStats]
+    flaky: list[q.FlakyRun]
 
 
 class PipelinesData(BaseModel):
@@ -68,16 +77,30 @@ def _run_cells(row: q.RunRow) -> dict[str, str]:
     }
 
 
+def _stats(session, days: int, repo: str, team: str) -> Stats:
+    since = datetime.now(UTC) - timedelta(days=days)
+    return Stats(
+        stats=q.workflow_stats(session, since=since, repo=repo, team=team),
+        weekly=q.workflow_stats(session, since=since, repo=repo, team=team, weekly=True),
+        flaky=q.flaky_runs(session, since=since, team=team, limit=10),
+    )
+
+
 def _fetch(params: Params) -> PipelinesData:
-    since = datetime.now(UTC) - timedelta(days=params.days)
     with db.session_scope() as session:
         repos, workflows, teams = q.filter_options(session)
         repo, team = params.filter.repo, params.filter.team
+        stats = cache.get_or_set(  # cached until a ``pipelines`` event (services.cache)
+            f"pipelines.stats:{params.days}:{repo}:{team}",
+            lambda: _stats(session, params.days, repo, team),
+            topics=("pipelines",),
+            model=Stats,
+        )
         return PipelinesData(
             page=q.list_runs(session, params.filter),
-            stats=q.workflow_stats(session, since=since, repo=repo, team=team),
-            weekly=q.workflow_stats(session, since=since, repo=repo, team=team, weekly=True),
-            flaky=q.flaky_runs(session, since=since, team=team, limit=10),
+            stats=stats.stats,
+            weekly=stats.weekly,
+            flaky=stats.flaky,
             repos=repos,
             workflows=workflows,
             teams=teams,
