@@ -11,7 +11,7 @@ COPY pyproject.toml README.md rxconfig.py alembic.ini ./
 COPY opssight ./opssight
 COPY alembic ./alembic
 COPY assets ./assets
-RUN python -m venv .venv && .venv/bin/pip install -e . \
+RUN python -m venv .venv && .venv/bin/pip install -e '.[otel]' \
     && OPSSIGHT_DATA_DIR=/tmp/build reflex export --frontend-only --no-zip \
     && rm -rf /tmp/build
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import redis
 from sqlalchemy.exc import SQLAlchemyError
 
-from opssight import db
+from opssight import db, tracing
 from opssight.ansible import callback_path
 from opssight.config import ConfigError, Settings, get_settings
 from opssight.db import PROJECT_ROOT
@@ -31,6 +31,11 @@ def preflight() -> Settings:
         settings = get_settings()
     except ConfigError as exc:
         fail(f"configuration error: {exc}")
+    if settings.otel_exporter_otlp_endpoint and not tracing.installed():
+        fail(
+            "OPSSIGHT_OTEL_EXPORTER_OTLP_ENDPOINT: OpenTelemetry is not installed; "
+            "pip install 'opssight[otel]', or unset the variable"
+        )
     try:
         db.ping()
     except SQLAlchemyError as exc:

@@ -145,6 +145,8 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_from: str | None = None
+    otel_exporter_otlp_endpoint: str | None = None
+    otel_service_name: str = Field(default="opssight", min_length=1)
 
     @field_validator(
         "redis_url", "secret_key", "secret_key_previous", "admin_password", "github_client_id", "github_client_secret",
@@ -154,6 +156,7 @@ class Settings(BaseSettings):
         "smtp_from", "ansible_token", "demo", "github_repos", "github_org",
         "dora_deploy_workflows", "github_allowed_orgs", "github_app_id",
         "github_app_installation_id", "github_app_private_key", "github_app_private_key_file",
+        "otel_exporter_otlp_endpoint",
         mode="before",
     )  # fmt: skip
     @classmethod
@@ -196,6 +199,16 @@ class Settings(BaseSettings):
     @field_validator("public_url")
     @classmethod
     def _check_public_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("otel_exporter_otlp_endpoint")
+    @classmethod
+    def _check_otlp_endpoint(cls, value: str | None) -> str | None:
+        """The collector's base URL; traces are posted to ``<it>/v1/traces``."""
+        if value is None:
+            return None
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")

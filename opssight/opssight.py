@@ -1,8 +1,9 @@
 """The Reflex app: pages from the registry, the HTTP API, the jobs' lifespan, logging."""
 
 import reflex as rx
+from reflex_base import otel
 
-from opssight import gc_tuning, logs, pages
+from opssight import gc_tuning, logs, pages, tracing
 from opssight.api import create_api
 from opssight.config import get_settings
 from opssight.jobs.runner import lifespan
@@ -18,6 +19,9 @@ app = rx.App(
 )
 app.register_lifespan_task(lifespan)
 app.register_lifespan_task(gc_tuning.tune)  # after the jobs' start-up (migrations)
+if tracing.provider() is not None:  # set up by create_api: Reflex's event handlers traced too
+    otel.enable(tracer_provider=tracing.provider())
+    app.register_lifespan_task(tracing.lifespan)
 
 for registered in PAGES:
     app.add_page(

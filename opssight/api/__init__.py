@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from opssight import tracing
 from opssight.api import alertmanager, auth, automation, health, metrics, webhooks
-from opssight.api.middleware import HttpMiddleware
+from opssight.api.middleware import HttpMiddleware, route_label
+from opssight.config import get_settings
 
 
 def create_api() -> FastAPI:
@@ -24,4 +26,6 @@ def create_api() -> FastAPI:
     api.include_router(automation.router)
     api.router.routes[:0] = webhooks.routes  # hot ingest doors, matched first
     api.add_middleware(HttpMiddleware)
+    if tracing.configure(get_settings()):  # outermost: the span covers the whole answer
+        api.add_middleware(tracing.HttpTracing, route_name=route_label)
     return api

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 import structlog
 from sqlalchemy.exc import IntegrityError
 
-from opssight import db
+from opssight import db, tracing
 from opssight.config import Settings, get_settings
 from opssight.demo import alerts as demo_alerts
 from opssight.demo import ansible as demo_ansible
@@ -107,7 +107,8 @@ async def run_periodic(job: Job) -> None:
     async def passes() -> None:
         while True:
             try:
-                await asyncio.to_thread(job.run)
+                with tracing.span(f"job {job.name}"):
+                    await asyncio.to_thread(job.run)
             except Exception:  # a failing pass is logged and retried, never kills the job
                 log.exception("job.failed", job=job.name)
             await asyncio.sleep(job.interval)

@@ -19,6 +19,7 @@ import structlog
 from pydantic import BaseModel
 from sqlmodel import Session, select, update
 
+from opssight import tracing
 from opssight.config import get_settings
 from opssight.events import Event, get_bus
 from opssight.integrations.github import GitHubClient, GitHubError, GitHubNotFound
@@ -296,7 +297,8 @@ def sync(
         targets, errors = [], [str(exc)]
     for full_name in targets:
         try:
-            results.append(sync_repository(session, client, full_name, days=days))
+            with tracing.span("github.sync.repository", repository=full_name):
+                results.append(sync_repository(session, client, full_name, days=days))
         except GitHubNotFound as exc:
             session.rollback()
             errors.append(f"{full_name}: {exc}")
