@@ -4,7 +4,8 @@ Starts one granian worker on 127.0.0.1 serving ``opssight.api.create_api()`` plu
 the same app and middleware: ``/bench/noop`` (reads the body, answers: the HTTP ceiling of this
 stack here) and ``/bench/verify-parse`` (the webhook route's own checks and parsing, i.e.
 ``api.webhooks.receive``, then 200 without touching the database). A fresh PostgreSQL database
-``opssight_bench_webhooks`` is created, migrated and dropped by this script.
+``opssight_bench_webhooks`` is created, migrated and dropped by this script. The rate limiter
+runs on the webhook route with a limit never reached (``--rate-limit 0``: off).
 
 At each level, N concurrent senders (one keep-alive connection each) post a bounded number of
 signed deliveries of the recorded ~20 KB ``workflow_run`` payloads, each with its own delivery id
@@ -19,6 +20,7 @@ run at ~900/s (``--client httpx`` to see it).
 
     .venv/bin/python bench/webhook_ingest.py [--requests 4000] [--levels 2,8,32] [--rounds 3]
         [--pg postgresql://postgres@127.0.0.1:5432/postgres] [--lanes N] [--client httpx]
+        [--rate-limit N]
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ DATABASE = "opssight_bench_webhooks"
 SECRET = "bench-webhook-secret-0123456789abcdef"
 SENTINEL = 987_654_321_987_654  # stands for the run id in a payload template
 DURABLE, PARSE, NOOP = "/api/webhooks/github", "/bench/verify-parse", "/bench/noop"
+UNREFUSED = 10**9  # the rate limiter runs on every delivery, and never refuses one
 
 
 # ---------- the server side (imported by granian: ``webhook_ingest:bench_app``) ----------
@@ -232,12 +235,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int, database_url: str, lanes: int | None = None) -> subprocess.Popen:
+def start_server(
+    port: int, database_url: str, lanes: int | None = None, rate_limit: int = UNREFUSED
+) -> subprocess.Popen:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("OPSSIGHT_")},
         "OPSSIGHT_DATABASE_URL": database_url,
         "OPSSIGHT_GITHUB_WEBHOOK_SECRET": SECRET,
         "OPSSIGHT_DEMO": "false",
+        "OPSSIGHT_RATE_LIMIT_WEBHOOKS_PER_MINUTE": str(rate_limit),
         "PYTHONPATH": os.pathsep.join([str(ROOT / "bench"), str(ROOT)]),
     }
     if lanes:
@@ -302,6 +308,13 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per level")
     parser.add_argument("--lanes", type=int, help="writer connections (default: the app's)")
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=UNREFUSED,
+        help="deliveries per minute and address (default: a limit never reached, so the limiter "
+        "costs what it does without refusing; 0 turns it off)",
+    )
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
 
@@ -320,7 +333,7 @@ def main() -> None:
         db.run_migrations(database_url)
         db.get_engine(database_url).dispose()
         port = free_port()
-        server = start_server(port, database_url, args.lanes)
+        server = start_server(port, database_url, args.lanes, args.rate_limit)
         base = f"http://127.0.0.1:{port}"
         bodies = templates()
         sizes = sorted(len(b) for b in bodies)

@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///opssight.db"
     redis_url: str | None = None
     cache_ttl_seconds: float = Field(default=60.0, ge=0)
+    rate_limit_per_minute: int = Field(default=120, ge=0)
+    rate_limit_webhooks_per_minute: int = Field(default=6000, ge=0)
+    proxy_hops: int = Field(default=0, ge=0, le=10)
     secret_key: SecretStr | None = None
     secret_key_previous: SecretStr | None = None
     data_dir: Path = Path(".opssight")

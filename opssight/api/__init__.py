@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from opssight import tracing
 from opssight.api import alertmanager, auth, automation, health, metrics, webhooks
+from opssight.api.limits import RateLimitMiddleware
 from opssight.api.middleware import HttpMiddleware, route_label
 from opssight.config import get_settings
 
@@ -25,6 +26,7 @@ def create_api() -> FastAPI:
     api.include_router(alertmanager.router)
     api.include_router(automation.router)
     api.router.routes[:0] = webhooks.routes  # hot ingest doors, matched first
+    api.add_middleware(RateLimitMiddleware)  # inside HttpMiddleware: 429s get its headers
     api.add_middleware(HttpMiddleware)
     if tracing.configure(get_settings()):  # outermost: the span covers the whole answer
         api.add_middleware(tracing.HttpTracing, route_name=route_label)

@@ -16,6 +16,7 @@ MESSAGES: dict[str, str] = {
     "not_configured": "Sign-in with GitHub is not configured on this server.",
     "credentials": "Wrong login or password.",
     "throttled": "Too many failed attempts. Please wait before trying again.",
+    "rate_limited": "Too many sign-in requests from your address. Please wait a minute.",
     "origin": "The sign-in form was posted from another site.",
 }
 
