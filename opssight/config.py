@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite:///opssight.db"
+    database_read_url: str | None = None  # a read replica for pages' read-only queries
     redis_url: str | None = None
     cache_ttl_seconds: float = Field(default=60.0, ge=0)
     rate_limit_per_minute: int = Field(default=120, ge=0)
@@ -152,7 +153,7 @@ class Settings(BaseSettings):
     otel_service_name: str = Field(default="opssight", min_length=1)
 
     @field_validator(
-        "redis_url", "secret_key", "secret_key_previous", "admin_password", "github_client_id", "github_client_secret",
+        "redis_url", "database_read_url", "secret_key", "secret_key_previous", "admin_password", "github_client_id", "github_client_secret",
         "github_token", "github_webhook_secret", "kubeconfig", "kubernetes_service_host",
         "prometheus_url", "prometheus_token",
         "alertmanager_url", "alertmanager_webhook_token", "smtp_host", "smtp_user", "smtp_password",
@@ -167,9 +168,11 @@ class Settings(BaseSettings):
         """``OPSSIGHT_X=`` (an uncommented .env.example line) means unset, not empty."""
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_read_url")
     @classmethod
-    def _check_database_url(cls, value: str) -> str:
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
             url = make_url(value)
         except ArgumentError as exc:

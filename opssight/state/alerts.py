@@ -52,7 +52,7 @@ class AlertsData:
 
 
 def _fetch(params: Params) -> AlertsData:
-    with db.session_scope() as session:
+    with db.read_session_scope() as session:
         since = utcnow() - timedelta(days=FIGURES_DAYS)
         return AlertsData(
             teams=teams.owning_teams(session),

@@ -30,7 +30,7 @@ def _shown(value: dict[str, Any] | None) -> str:
 
 def _search(filters: dict[str, str], page: int) -> tuple[list[dict[str, str]], int]:
     window = WINDOWS.get(filters["window"])
-    with db.session_scope() as session:
+    with db.read_session_scope() as session:
         entries, total = audit.search(
             session,
             actor=filters["actor"].strip() or None,

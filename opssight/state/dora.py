@@ -104,7 +104,7 @@ def _fetch(params: Params) -> DoraData:
 
 def _compute(params: Params) -> DoraData:
     end = datetime.now(UTC)
-    with db.session_scope() as session:
+    with db.read_session_scope() as session:
         repo_rows = session.exec(select(Repository.id, Repository.full_name, Repository.team))
         repos, teams, repo_ids = {}, set(), None
         for repo_id, full_name, team in repo_rows:

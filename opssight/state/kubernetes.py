@@ -46,7 +46,7 @@ class KubeData(BaseModel):
 
 def _fetch(params: Params) -> KubeData:
     f = params.filter
-    with db.session_scope() as session:
+    with db.read_session_scope() as session:
         if params.tab == "nodes":
             nodes = q.list_nodes(session, f.cluster)
             page = k.Page[Any](rows=nodes, total=len(nodes), page=1, page_size=max(1, len(nodes)))
@@ -67,7 +67,7 @@ def _fetch(params: Params) -> KubeData:
 
 
 def _namespace_teams() -> list[str]:
-    with db.session_scope() as session:
+    with db.read_session_scope() as session:
         return teams.namespace_teams(session)
 
 

@@ -32,7 +32,7 @@ class OverviewState(rx.State):
 
     @staticmethod
     def _fetch(_params: object = None) -> OverviewSummary:
-        with db.session_scope() as session:
+        with db.read_session_scope() as session:
             return overview(session)
 
     def _apply(self, summary: OverviewSummary) -> None:

@@ -87,7 +87,7 @@ def _stats(session, days: int, repo: str, team: str) -> Stats:
 
 
 def _fetch(params: Params) -> PipelinesData:
-    with db.session_scope() as session:
+    with db.read_session_scope() as session:
         repos, workflows, teams = q.filter_options(session)
         repo, team = params.filter.repo, params.filter.team
         stats = cache.get_or_set(  # cached until a ``pipelines`` event (services.cache)
