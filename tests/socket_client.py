@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,18 +101,24 @@ class SocketClient:
 
     async def send(
         self, name: str, payload: dict[str, Any] | None = None, *, quiet: float = 1.2,
-        timeout: float = 15.0,
+        timeout: float = 15.0, until: Callable[[Replies], bool] | None = None,
     ) -> Replies:  # fmt: skip
-        """Emit one event; everything received until ``quiet`` seconds pass without a message."""
+        """Emit one event; everything received until ``quiet`` seconds pass without a message
+        (and, with ``until``, not before the replies satisfy it, however slow the server)."""
         start = len(self._inbox)
         await self.sio.emit("event", self.event(name, payload), namespace=NAMESPACE)
-        return await self._collect(start, quiet=quiet, timeout=timeout)
+        return await self._collect(start, quiet=quiet, timeout=timeout, until=until)
 
-    async def _collect(self, start: int, *, quiet: float, timeout: float) -> Replies:
+    async def _collect(
+        self, start: int, *, quiet: float, timeout: float,
+        until: Callable[[Replies], bool] | None = None,
+    ) -> Replies:  # fmt: skip
         began = time.monotonic()
         deadline = began + timeout
         while (now := time.monotonic()) < deadline:
-            if len(self._inbox) > start:
+            if until is not None and not until(Replies(list(self._inbox[start:]))):
+                pass  # what is awaited has not come yet
+            elif len(self._inbox) > start:
                 if now - max(self._last, began) >= quiet:
                     break
             elif now - began >= 3 * quiet + 2:

@@ -23,7 +23,8 @@ class LoginState(rx.State):
         self.next_path = safe_next(str(params.get("next", "/")))
         self.error = MESSAGES.get(str(params.get("error", "")), "")
         settings = get_settings()
-        self.github, self.demo = settings.github_sign_in, source_config.current().demo
+        self.github = settings.github_sign_in
+        self.demo = (await source_config.current_async()).demo
         if not self.error and await current_user(self) is not None:
             return rx.redirect(self.next_path)
         return None

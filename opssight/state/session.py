@@ -75,7 +75,8 @@ async def principal(state: rx.State) -> Principal | None:
     user = await current_user(state)
     if user is not None:
         return Principal(user, permissions_for(user.role))
-    return Principal(None, GUEST_PERMISSIONS) if source_config.current().demo else None
+    demo = (await source_config.current_async()).demo
+    return Principal(None, GUEST_PERMISSIONS) if demo else None
 
 
 def caller() -> Principal:

@@ -24,7 +24,7 @@ class ShellState(rx.State):
     async def load(self):
         """Runs first on every page: no caller (demo off, no session) goes to sign in."""
         who = await principal(self)
-        self.demo = source_config.current().demo
+        self.demo = (await source_config.current_async()).demo
         user = who.user if who else None
         self.signed_in, self.guest = user is not None, who is not None and user is None
         self.login = user.login if user else ""

@@ -357,7 +357,11 @@ async def _forge(url: str, cookie: str | None, handler: Handler, args: dict) -> 
     client = SocketClient(url, cookie=cookie, pathname=HYDRATE_PATH)
     try:
         hydrated = await client.connect(quiet=QUIET)
-        shell = await client.send(f"{ShellState.get_full_name()}.load", quiet=QUIET)
+        shell = await client.send(  # however slow a loaded machine makes the answer
+            f"{ShellState.get_full_name()}.load",
+            quiet=QUIET,
+            until=lambda r: bool(r.state_vars(ShellState.get_full_name()) or r.redirects()),
+        )
         baseline = _merged([hydrated, shell])
         replies = await client.send(handler.event, args, quiet=QUIET)
     finally:
