@@ -105,8 +105,15 @@ def cluster(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> I
             db.run_migrations(database)
             env = {k: v for k, v in os.environ.items() if not k.startswith("OPSSIGHT_")}
             opssight_env = _env(database, redis_server, logs)
-            env.update(opssight_env, REFLEX_SKIP_COMPILE="true", REFLEX_ENV_MODE="prod",
-                       REFLEX_USE_NPM="1", REFLEX_TELEMETRY_ENABLED="false")  # fmt: skip
+            env.update(opssight_env)
+            env.update(
+                {  # the backend only: never compile into the shared .web (Reflex reads its
+                    "__REFLEX_SKIP_COMPILE": "true",  # internal variables with a "__" prefix)
+                    "REFLEX_ENV_MODE": "prod",
+                    "REFLEX_USE_NPM": "1",
+                    "REFLEX_TELEMETRY_ENABLED": "false",
+                }
+            )
             workers = [_start(free_port(), env, logs / f"worker-{i}.log") for i in range(2)]
             for worker in workers:
                 _wait_serving(worker)
