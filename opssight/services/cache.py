@@ -2,14 +2,15 @@
 
 ``get_or_set(key, compute, ttl=..., topics=..., model=...)`` returns the cached value of
 ``key`` or computes, stores and returns it. Values go to Redis as JSON (``model`` is the pydantic
-model or type they validate back into); without ``OPSSIGHT_REDIS_URL`` they stay in this
-process (the objects themselves: callers must not change what they get).
+model or type they validate back into), and each worker keeps those it read or wrote in memory;
+without ``OPSSIGHT_REDIS_URL`` they stay in this process. Either way callers share the objects
+they get: they must not change them.
 
 Invalidation is by *generations*, not by deleting keys. Publishing an event counts a generation
 for its topic and parent topics before any listener sees it (``events.RedisBus.publish``: INCR
 and PUBLISH in one Redis transaction). A value is stored with the generations of its ``topics``
-read *before* it was computed, and served only while they are unchanged, in the same Redis
-round trip as the value. So:
+read *before* it was computed, and served only while they are unchanged (a read takes the
+generations first, in one small round trip, then the value unless this worker holds it). So:
 
 - a listener woken by an event always reads the new generation and recomputes;
 - a value computed while an event was published is stored under the old generation, never
@@ -29,7 +30,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -46,30 +48,28 @@ T = TypeVar("T")
 KEY_PREFIX = "opssight:cache:"
 RETRY_REDIS_AFTER_SECONDS = 5.0
 MEMORY_ENTRIES = 512
-FLIGHT_LOCKS = 64
 MISS: Any = object()
 
 Generations = tuple[int, ...]
 
 
-class MemoryStore:
-    """This process's values (least recently used dropped beyond ``MEMORY_ENTRIES``);
-    generations counted by the in-process bus."""
+class LocalValues:
+    """Values in this process, with the generations they were computed under (least recently
+    used dropped beyond ``MEMORY_ENTRIES``)."""
 
     def __init__(self) -> None:
         self._values: OrderedDict[str, tuple[Generations, float, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def read(self, key: str, topics: Sequence[str], model: Any) -> tuple[Generations, Any]:
-        generations = get_bus().generations(topics)
+    def get(self, key: str, generations: Generations) -> Any:
         with self._lock:
             entry = self._values.get(key)
             if entry is None or entry[0] != generations or entry[1] < time.monotonic():
-                return generations, MISS
+                return MISS
             self._values.move_to_end(key)
-            return generations, entry[2]
+            return entry[2]
 
-    def write(self, key: str, generations: Generations, value: Any, ttl: float, model: Any) -> None:
+    def put(self, key: str, generations: Generations, value: Any, ttl: float) -> None:
         with self._lock:
             self._values[key] = (generations, time.monotonic() + ttl, value)
             self._values.move_to_end(key)
@@ -77,31 +77,57 @@ class MemoryStore:
                 self._values.popitem(last=False)
 
 
+class MemoryStore:
+    """This process's values; generations counted by the in-process bus."""
+
+    def __init__(self) -> None:
+        self._local = LocalValues()
+
+    def read(self, key: str, topics: Sequence[str], model: Any) -> tuple[Generations, Any]:
+        generations = get_bus().generations(topics)
+        return generations, self._local.get(key, generations)
+
+    def write(self, key: str, generations: Generations, value: Any, ttl: float, model: Any) -> None:
+        self._local.put(key, generations, value, ttl)
+
+
 class RedisStore:
-    """Values shared by every worker: ``<generations>|<json>`` under ``opssight:cache:<key>``."""
+    """Values shared by every worker: ``<generations>|<json>`` under ``opssight:cache:<key>``.
+
+    Each worker also keeps the values it read or wrote in memory, under their generations: a
+    read first takes the generations (one small round trip) and fetches and parses the value only
+    when this worker does not hold it already (many tabs re-read one view on each event)."""
 
     def __init__(self, url: str) -> None:
         self._redis = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        self._local = LocalValues()
 
     def read(self, key: str, topics: Sequence[str], model: Any) -> tuple[Generations, Any]:
-        with self._redis.pipeline(transaction=False) as pipe:
-            pipe.mget([GENERATION_PREFIX + topic for topic in topics])
-            pipe.get(KEY_PREFIX + key)
-            counters, stored = pipe.execute()
+        counters = self._redis.mget([GENERATION_PREFIX + topic for topic in topics])
         generations = tuple(int(c or 0) for c in counters)
+        value = self._local.get(key, generations)
+        if value is not MISS:
+            return generations, value
+        with self._redis.pipeline(transaction=False) as pipe:
+            pipe.get(KEY_PREFIX + key)
+            pipe.pttl(KEY_PREFIX + key)
+            stored, left_ms = pipe.execute()
         if stored is None:
             return generations, MISS
         tag, _, text = stored.partition(b"|")
         if tag != _tag(generations):
             return generations, MISS
         try:
-            return generations, _adapter(model).validate_json(text)
+            value = _adapter(model).validate_json(text)
         except ValueError:  # stored by another version of the app: compute it again
             return generations, MISS
+        self._local.put(key, generations, value, max(left_ms, 0) / 1000)
+        return generations, value
 
     def write(self, key: str, generations: Generations, value: Any, ttl: float, model: Any) -> None:
         text = _adapter(model).dump_json(value)
         self._redis.set(KEY_PREFIX + key, _tag(generations) + b"|" + text, px=int(ttl * 1000))
+        self._local.put(key, generations, value, ttl)
 
 
 def _tag(generations: Generations) -> bytes:
@@ -121,7 +147,8 @@ class Cache:
 
     def __init__(self, store: Store, ttl: float) -> None:
         self.store, self.ttl = store, ttl
-        self._flights = [threading.Lock() for _ in range(FLIGHT_LOCKS)]
+        self._flights: dict[str, list] = {}  # key -> [lock, callers]: only while in use
+        self._flights_guard = threading.Lock()
         self._down_until = 0.0
 
     def get_or_set(
@@ -135,7 +162,7 @@ class Cache:
         if value is not MISS or generations is None:
             return compute() if value is MISS else value
         # concurrent misses of this key in this process wait for the first one's value
-        with self._flights[hash(key) % FLIGHT_LOCKS]:
+        with self._flight(key):
             generations, value = self._read(key, topics, model)
             if value is not MISS or generations is None:
                 return compute() if value is MISS else value
@@ -145,6 +172,22 @@ class Cache:
             except redis.RedisError as exc:
                 self._degrade(exc)
             return value
+
+    @contextmanager
+    def _flight(self, key: str) -> Iterator[None]:
+        """This key's lock (one per key, so a view computed inside another's compute never waits
+        on its caller)."""
+        with self._flights_guard:
+            flight = self._flights.setdefault(key, [threading.Lock(), 0])
+            flight[1] += 1
+        try:
+            with flight[0]:
+                yield
+        finally:
+            with self._flights_guard:
+                flight[1] -= 1
+                if flight[1] == 0:
+                    del self._flights[key]
 
     def _read(self, key: str, topics: Sequence[str], model: Any) -> tuple[Generations | None, Any]:
         try:

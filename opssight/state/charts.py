@@ -22,3 +22,17 @@ def styled(figure: go.Figure, **layout: Any) -> go.Figure:
     figure.update_yaxes(gridcolor=GRID, zerolinecolor=GRID, linecolor=GRID)
     figure.update_annotations(font_color=INK)
     return figure
+
+
+Rows = tuple[tuple[tuple[str, str], ...], ...]
+
+
+def frozen(rows: list[dict[str, str]]) -> Rows:
+    """Table rows as a hashable key for an ``lru_cache``d figure builder: every tab showing the
+    same rows then shares one figure per process, built once (plotly building and styling a
+    figure per tab was half of the server's CPU per tab and event, bench/live_clients.py)."""
+    return tuple(tuple(row.items()) for row in rows)
+
+
+def thawed(rows: Rows) -> list[dict[str, str]]:
+    return [dict(row) for row in rows]

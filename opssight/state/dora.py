@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import NamedTuple
 
 import plotly.graph_objects as go
@@ -19,7 +20,7 @@ from opssight import db
 from opssight.config import get_settings
 from opssight.models import Repository
 from opssight.services import cache, dora
-from opssight.state.charts import styled
+from opssight.state.charts import Rows, frozen, styled, thawed
 from opssight.state.formatting import duration, when
 from opssight.state.inputs import ALL, single
 from opssight.state.live import live_view
@@ -263,25 +264,32 @@ class DoraState(rx.State):
 
     @rx.var
     def trend_figure(self) -> go.Figure:
-        series = list(dict.fromkeys(p["series"] for p in self.trends))
-        figure = make_subplots(rows=2, cols=2, subplot_titles=series or None)
-        for index, name in enumerate(series):
-            points = [p for p in self.trends if p["series"] == name and p["value"] != ""]
-            figure.add_trace(
-                go.Bar(
-                    x=[p["week"] for p in points],
-                    y=[float(p["value"]) for p in points],
-                    name=name,
-                    showlegend=False,
-                ),
-                row=index // 2 + 1,
-                col=index % 2 + 1,
-            )
-        return styled(
-            figure,
-            height=480,
-            margin={"l": 40, "r": 20, "t": 40, "b": 30},
+        return _trend_figure(frozen(self.trends))
+
+
+@lru_cache(maxsize=64)
+def _trend_figure(trends: Rows) -> go.Figure:
+    """The four trends, one chart each (one figure per process and rows)."""
+    rows = thawed(trends)
+    series = list(dict.fromkeys(p["series"] for p in rows))
+    figure = make_subplots(rows=2, cols=2, subplot_titles=series or None)
+    for index, name in enumerate(series):
+        points = [p for p in rows if p["series"] == name and p["value"] != ""]
+        figure.add_trace(
+            go.Bar(
+                x=[p["week"] for p in points],
+                y=[float(p["value"]) for p in points],
+                name=name,
+                showlegend=False,
+            ),
+            row=index // 2 + 1,
+            col=index % 2 + 1,
         )
+    return styled(
+        figure,
+        height=480,
+        margin={"l": 40, "r": 20, "t": 40, "b": 30},
+    )
 
 
 def _plain(value: object) -> str:

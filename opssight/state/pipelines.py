@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import NamedTuple
 
 import plotly.graph_objects as go
@@ -17,7 +18,7 @@ from opssight import db
 from opssight.models import ConnectorStatus
 from opssight.services import cache
 from opssight.services import pipeline_queries as q
-from opssight.state.charts import styled
+from opssight.state.charts import Rows, frozen, styled, thawed
 from opssight.state.formatting import duration, percent, when
 from opssight.state.inputs import ALL, single
 from opssight.state.live import live_view
@@ -27,6 +28,7 @@ from opssight.state.team_scope import callers_team
 log = structlog.get_logger(__name__)
 
 WINDOWS = {"7": 7, "30": 30, "90": 90}
+TOPICS = ("pipelines", "connectors")
 
 
 class Params(NamedTuple):
@@ -87,13 +89,24 @@ def _stats(session, days: int, repo: str, team: str) -> Stats:
 
 
 def _fetch(params: Params) -> PipelinesData:
+    """The page's data, cached until a ``pipelines`` or ``connectors`` event (services.cache):
+    every open tab re-reads on each event, most with the same filters."""
+    return cache.get_or_set(
+        f"pipelines:{params.filter.model_dump_json()}:{params.days}:{params.run}",
+        lambda: _compute(params),
+        topics=TOPICS,
+        model=PipelinesData,
+    )
+
+
+def _compute(params: Params) -> PipelinesData:
     with db.read_session_scope() as session:
         repos, workflows, teams = q.filter_options(session)
         repo, team = params.filter.repo, params.filter.team
-        stats = cache.get_or_set(  # cached until a ``pipelines`` event (services.cache)
+        stats = cache.get_or_set(  # shared by every page and search of these filters
             f"pipelines.stats:{params.days}:{repo}:{team}",
             lambda: _stats(session, params.days, repo, team),
-            topics=("pipelines",),
+            topics=TOPICS,
             model=Stats,
         )
         return PipelinesData(
@@ -125,7 +138,7 @@ def _connector(row: ConnectorStatus | None) -> dict:
     }
 
 
-@live_view("pipelines", "connectors")
+@live_view(*TOPICS)
 class PipelinesState(rx.State):
     repo: str = ""
     team: str = ""
@@ -334,70 +347,82 @@ class PipelinesState(rx.State):
     @rx.var
     def trend_figure(self) -> go.Figure:
         """Weekly p50 duration and success rate per workflow."""
-        figure = go.Figure()
-        by_workflow: dict[str, list[dict[str, str]]] = {}
-        for point in self.weekly:
-            by_workflow.setdefault(f"{point['repo']} · {point['workflow']}", []).append(point)
-        for name, points in by_workflow.items():
-            timed = [p for p in points if p["p50_value"]]
-            figure.add_trace(
-                go.Scatter(
-                    x=[p["week"] for p in timed],
-                    y=[float(p["p50_value"]) / 60 for p in timed],
-                    name=f"{name} p50 (min)",
-                    mode="lines+markers",
-                )
-            )
-            rated = [p for p in points if p["success_value"]]
-            figure.add_trace(
-                go.Scatter(
-                    x=[p["week"] for p in rated],
-                    y=[float(p["success_value"]) * 100 for p in rated],
-                    name=f"{name} success %",
-                    mode="lines+markers",
-                    yaxis="y2",
-                    line={"dash": "dot"},
-                )
-            )
-        return styled(
-            figure,
-            height=320,
-            margin={"l": 40, "r": 40, "t": 10, "b": 40},
-            yaxis={"title": "p50 duration (min)", "rangemode": "tozero"},
-            yaxis2={"title": "success %", "overlaying": "y", "side": "right", "range": [0, 105]},
-            legend={"orientation": "h"},
-        )
+        return _trend_figure(frozen(self.weekly))
 
     @rx.var
     def timeline_figure(self) -> go.Figure:
         """The selected run's jobs and steps as a timeline (one bar per job and step)."""
-        bars = [
-            *({"name": j["name"], **j} for j in self.jobs),
-            *self.steps,
-        ]
-        bars = [b for b in bars if b["start"] and b["end"]]
-        colors = {"success": "#30a46c", "failure": "#e5484d", "cancelled": "#8b8d98"}
-        figure = go.Figure()
-        for bar in bars:
-            start = datetime.fromisoformat(bar["start"])
-            seconds = (datetime.fromisoformat(bar["end"]) - start).total_seconds()
-            figure.add_trace(
-                go.Bar(
-                    y=[bar["name"]],
-                    x=[seconds * 1000],
-                    base=[bar["start"]],
-                    orientation="h",
-                    marker={"color": colors.get(bar["state"], "#f5a524")},
-                    hovertext=f"{bar['name']}: {duration(seconds)} ({bar['state']})",
-                    hoverinfo="text",
-                    showlegend=False,
-                )
+        return _timeline_figure(frozen(self.jobs), frozen(self.steps))
+
+
+@lru_cache(maxsize=64)
+def _trend_figure(weekly: Rows) -> go.Figure:
+    """Weekly p50 duration and success rate per workflow (one figure per process and rows)."""
+    figure = go.Figure()
+    by_workflow: dict[str, list[dict[str, str]]] = {}
+    for point in thawed(weekly):
+        by_workflow.setdefault(f"{point['repo']} · {point['workflow']}", []).append(point)
+    for name, points in by_workflow.items():
+        timed = [p for p in points if p["p50_value"]]
+        figure.add_trace(
+            go.Scatter(
+                x=[p["week"] for p in timed],
+                y=[float(p["p50_value"]) / 60 for p in timed],
+                name=f"{name} p50 (min)",
+                mode="lines+markers",
             )
-        return styled(
-            figure,
-            height=max(160, 28 * len(bars) + 60),
-            margin={"l": 10, "r": 10, "t": 10, "b": 30},
-            xaxis={"type": "date"},
-            yaxis={"autorange": "reversed", "automargin": True},
-            barmode="overlay",
         )
+        rated = [p for p in points if p["success_value"]]
+        figure.add_trace(
+            go.Scatter(
+                x=[p["week"] for p in rated],
+                y=[float(p["success_value"]) * 100 for p in rated],
+                name=f"{name} success %",
+                mode="lines+markers",
+                yaxis="y2",
+                line={"dash": "dot"},
+            )
+        )
+    return styled(
+        figure,
+        height=320,
+        margin={"l": 40, "r": 40, "t": 10, "b": 40},
+        yaxis={"title": "p50 duration (min)", "rangemode": "tozero"},
+        yaxis2={"title": "success %", "overlaying": "y", "side": "right", "range": [0, 105]},
+        legend={"orientation": "h"},
+    )
+
+
+@lru_cache(maxsize=64)
+def _timeline_figure(jobs: Rows, steps: Rows) -> go.Figure:
+    """The selected run's jobs and steps as a timeline (one bar per job and step)."""
+    bars = [
+        *({"name": j["name"], **j} for j in thawed(jobs)),
+        *thawed(steps),
+    ]
+    bars = [b for b in bars if b["start"] and b["end"]]
+    colors = {"success": "#30a46c", "failure": "#e5484d", "cancelled": "#8b8d98"}
+    figure = go.Figure()
+    for bar in bars:
+        start = datetime.fromisoformat(bar["start"])
+        seconds = (datetime.fromisoformat(bar["end"]) - start).total_seconds()
+        figure.add_trace(
+            go.Bar(
+                y=[bar["name"]],
+                x=[seconds * 1000],
+                base=[bar["start"]],
+                orientation="h",
+                marker={"color": colors.get(bar["state"], "#f5a524")},
+                hovertext=f"{bar['name']}: {duration(seconds)} ({bar['state']})",
+                hoverinfo="text",
+                showlegend=False,
+            )
+        )
+    return styled(
+        figure,
+        height=max(160, 28 * len(bars) + 60),
+        margin={"l": 10, "r": 10, "t": 10, "b": 30},
+        xaxis={"type": "date"},
+        yaxis={"autorange": "reversed", "automargin": True},
+        barmode="overlay",
+    )

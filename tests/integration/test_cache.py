@@ -211,3 +211,17 @@ def test_giving_a_repository_to_a_team_refreshes_the_teams_figures(database_url:
         admin = session.get(User, admin_id)
         teams.assign_repository(session, actor=admin, full_name="acme/pay", team_id=team_id)
     assert [(s.repo, s.runs) for s in _fetch(params).stats] == [("acme/pay", 1)]
+
+
+async def test_a_view_cached_inside_another_views_computation() -> None:
+    """The Pipelines page caches its statistics inside its own cached read."""
+
+    def outer() -> Report:
+        inner = cache.get_or_set("inner", lambda: Report(total=7, names=[]), topics=("t",),
+                                 model=Report)  # fmt: skip
+        return Report(total=inner.total + 1, names=[])
+
+    result = await asyncio.wait_for(
+        asyncio.to_thread(cache.get_or_set, "outer", outer, topics=("t",), model=Report), 5
+    )
+    assert result.total == 8
