@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 import opssight.models  # noqa: F401  (registers every table on SQLModel.metadata)
 from alembic import context
 from opssight.db import get_engine
+from opssight.models.history import include_name
 
 config = context.config
 url = config.attributes.get("database_url")
@@ -16,6 +17,7 @@ def run_offline() -> None:
         target_metadata=SQLModel.metadata,
         literal_binds=True,
         render_as_batch=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -28,6 +30,7 @@ def run_online() -> None:
             target_metadata=SQLModel.metadata,
             render_as_batch=True,
             compare_type=True,
+            include_name=include_name,
         )
         with context.begin_transaction():
             context.run_migrations()

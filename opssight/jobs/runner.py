@@ -20,7 +20,14 @@ from opssight.demo import kubernetes as demo_kubernetes
 from opssight.jobs import github as github_job
 from opssight.jobs import kubernetes as kubernetes_job
 from opssight.jobs.leader import lead
-from opssight.services import dora_links, ingest_writer, metrics, retention, source_config
+from opssight.services import (
+    dora_links,
+    history_retention,
+    ingest_writer,
+    metrics,
+    retention,
+    source_config,
+)
 from opssight.services.alerting import evaluator, history, notify
 from opssight.services.auth.passwords import bootstrap_admin
 from opssight.services.automation import ingest as automation_ingest
@@ -32,6 +39,7 @@ log = structlog.get_logger(__name__)
 
 DORA_LINKS_SECONDS = 3600.0
 RETENTION_SECONDS = 3600.0
+PARTITIONS_SECONDS = 86400.0
 NOTIFY_SECONDS = 5.0  # the granularity of group wait, group interval and retries
 RELOAD_SECONDS = 5.0  # how soon a connection saved in Settings starts (or stops) its jobs
 
@@ -69,6 +77,8 @@ def planned_jobs(config: SourceConfig, settings: Settings) -> list[Planned]:
         _periodic("dora.links", DORA_LINKS_SECONDS, _in_session(dora_links.ensure)),
         # old webhook delivery ids and ETags, deleted in small batches
         _periodic("retention", RETENTION_SECONDS, _in_session(retention.prune)),
+        # history tables (PostgreSQL): months created ahead, expired months rolled up and dropped
+        _periodic("partitions", PARTITIONS_SECONDS, _in_session(history_retention.maintain)),
         # OpsSight's alert rules, then each Prometheus source's own rules and alerts
         _periodic(
             "alerts.evaluate", settings.alert_eval_interval_seconds, _in_session(evaluator.run_pass)

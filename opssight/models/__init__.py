@@ -14,7 +14,7 @@ from opssight.models.automation import (
     AutomationToken,
 )
 from opssight.models.connection import Connection
-from opssight.models.connector import ConnectorStatus
+from opssight.models.connector import ConnectorCheckEntry, ConnectorStatus
 from opssight.models.dora import DoraCause, DoraChange, DoraConfig, DoraDeployment
 from opssight.models.github import (
     Deployment,
@@ -25,6 +25,15 @@ from opssight.models.github import (
     Workflow,
     WorkflowJob,
     WorkflowRun,
+)
+from opssight.models.history import (
+    AlertTransitionWeekly,
+    AutomationResultWeekly,
+    ConnectorCheckWeekly,
+    KubeEventWeekly,
+    KubeRestartWeekly,
+    RetentionSetting,
+    WorkflowJobWeekly,
 )
 from opssight.models.http_cache import HttpEtag
 from opssight.models.incident import Incident
@@ -55,16 +64,20 @@ __all__ = [
     "Alert",
     "AlertRule",
     "AlertTransition",
+    "AlertTransitionWeekly",
     "AuditLog",
     "AutomationHost",
     "AutomationPlay",
     "AutomationResult",
+    "AutomationResultWeekly",
     "AutomationRun",
     "AutomationRunGroup",
     "AutomationRunHost",
     "AutomationTask",
     "AutomationToken",
     "Connection",
+    "ConnectorCheckEntry",
+    "ConnectorCheckWeekly",
     "ConnectorStatus",
     "ContactPoint",
     "Deployment",
@@ -77,10 +90,12 @@ __all__ = [
     "Incident",
     "KubeCluster",
     "KubeEvent",
+    "KubeEventWeekly",
     "KubeNode",
     "KubePod",
     "KubeProblem",
     "KubeRestart",
+    "KubeRestartWeekly",
     "KubeWorkload",
     "LoginFailure",
     "MetricPanel",
@@ -92,6 +107,7 @@ __all__ = [
     "NotificationPreference",
     "PullRequest",
     "Repository",
+    "RetentionSetting",
     "RoleRule",
     "Service",
     "ServiceMember",
@@ -104,5 +120,6 @@ __all__ = [
     "WebhookDelivery",
     "Workflow",
     "WorkflowJob",
+    "WorkflowJobWeekly",
     "WorkflowRun",
 ]

@@ -88,17 +88,23 @@ class Alert(SQLModel, table=True):
 
 
 class AlertTransition(SQLModel, table=True):
+    """One state change (or acknowledgement). On PostgreSQL the table is partitioned by month on
+    ``at`` (``models.history``) and its key is (id, at); on SQLite it stays keyed by ``id``."""
+
     __tablename__ = "alert_transition"
     __table_args__ = (
         Index("ix_alert_transition_alert_at", "alert_id", "at"),
         Index("ix_alert_transition_at", "at"),
+        {"postgresql_partition_by": "RANGE (at)"},
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(
+        default=None, sa_column=Column(Integer, primary_key=True, autoincrement=True)
+    )
     alert_id: int = Field(sa_column=Column(Integer, ForeignKey("alert.id"), nullable=False))
     from_state: str | None = Field(default=None, max_length=20)
     to_state: str = Field(max_length=20)
-    at: datetime = _when(nullable=False)
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), primary_key=True))
     value: float | None = None
     error: str | None = Field(default=None, max_length=2000)
     actor: str | None = Field(default=None, max_length=100)

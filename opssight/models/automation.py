@@ -95,9 +95,12 @@ class AutomationTask(SQLModel, table=True):
 
 
 class AutomationResult(SQLModel, table=True):
-    """One task's result on one host (a loop's items together, as Ansible reports them)."""
+    """One task's result on one host (a loop's items together, as Ansible reports them).
+    On PostgreSQL the table is partitioned by month on ``ended_at`` (``models.history``); the
+    callback sends a result's end time with it, so a batch sent again finds its rows."""
 
     __tablename__ = "automation_result"
+    __table_args__ = {"postgresql_partition_by": "RANGE (ended_at)"}
 
     task_id: str = _parent("automation_task", primary_key=True)
     host: str = Field(primary_key=True, max_length=255)
@@ -111,7 +114,7 @@ class AutomationResult(SQLModel, table=True):
     delegated_to: str | None = Field(default=None, max_length=255)
     items: int = 0
     started_at: datetime | None = _when()
-    ended_at: datetime = _when(nullable=False)
+    ended_at: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
 
 
 class AutomationRunHost(SQLModel, table=True):

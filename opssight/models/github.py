@@ -86,7 +86,12 @@ class WorkflowRun(SQLModel, table=True):
 
 
 class WorkflowJob(SQLModel, table=True):
+    """A job of a run attempt. On PostgreSQL the table is partitioned by month on
+    ``created_at`` (``models.history``), so the key is (id, created_at): GitHub's creation time
+    never changes, so a redelivery still finds its row."""
+
     __tablename__ = "workflow_job"
+    __table_args__ = {"postgresql_partition_by": "RANGE (created_at)"}
 
     id: int = _github_id()
     run_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
@@ -95,7 +100,7 @@ class WorkflowJob(SQLModel, table=True):
     status: str = Field(max_length=30)
     progress: int = 0
     conclusion: str | None = Field(default=None, max_length=30)
-    created_at: datetime | None = _when()
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
     started_at: datetime | None = _when()
     completed_at: datetime | None = _when()
     runner_name: str | None = Field(default=None, max_length=200)

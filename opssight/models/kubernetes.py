@@ -124,10 +124,15 @@ class KubeWorkload(SQLModel, table=True):
 
 
 class KubeEvent(SQLModel, table=True):
+    """An Event object. On PostgreSQL the table is partitioned by month on ``created_at``
+    (``models.history``), the Event's creation time, which a later count or ``last_seen`` never
+    moves."""
+
     __tablename__ = "kube_event"
     __table_args__ = (
         Index("ix_kube_event_cluster_last_seen", "cluster", "last_seen"),
         Index("ix_kube_event_object", "cluster", "namespace", "object_kind", "object_name"),
+        {"postgresql_partition_by": "RANGE (created_at)"},
     )
 
     cluster: str = Field(primary_key=True, max_length=200)
@@ -141,6 +146,8 @@ class KubeEvent(SQLModel, table=True):
     count: int = 1
     last_seen: datetime | None = _when()
     resource_version: str = Field(default="", max_length=64)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))
+    """``metadata.creationTimestamp`` (else the first time the Event was seen)."""
 
 
 class KubeProblem(SQLModel, table=True):
@@ -177,10 +184,14 @@ class KubeProblem(SQLModel, table=True):
 
 
 class KubeRestart(SQLModel, table=True):
-    """A container restart count seen on a pod, with its last termination (the timeline)."""
+    """A container restart count seen on a pod, with its last termination (the timeline).
+    On PostgreSQL the table is partitioned by month on ``at`` (``models.history``)."""
 
     __tablename__ = "kube_restart"
-    __table_args__ = (Index("ix_kube_restart_cluster_at", "cluster", "at"),)
+    __table_args__ = (
+        Index("ix_kube_restart_cluster_at", "cluster", "at"),
+        {"postgresql_partition_by": "RANGE (at)"},
+    )
 
     cluster: str = Field(primary_key=True, max_length=200)
     pod_uid: str = Field(primary_key=True, max_length=64)
@@ -190,4 +201,4 @@ class KubeRestart(SQLModel, table=True):
     pod: str = Field(max_length=253)
     reason: str | None = Field(default=None, max_length=100)
     exit_code: int | None = None
-    at: datetime = _when(nullable=False)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), primary_key=True))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Payload(BaseModel):
@@ -82,13 +82,21 @@ class WorkflowJob(_Payload):
     status: str
     conclusion: str | None = None
     head_sha: str | None = None
-    created_at: datetime | None = None
+    created_at: datetime
     started_at: datetime | None = None
     completed_at: datetime | None = None
     runner_name: str | None = None
     labels: list[str] = Field(default_factory=list)
     steps: list[Step] = Field(default_factory=list)
     html_url: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _created_when_started(cls, data: Any) -> Any:
+        """Older GitHub versions send no ``created_at``: the job's start stands in (the key)."""
+        if isinstance(data, dict) and data.get("created_at") is None:
+            return {**data, "created_at": data.get("started_at")}
+        return data
 
 
 class GitRef(_Payload):

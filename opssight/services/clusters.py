@@ -9,7 +9,7 @@ the ``kubernetes:<cluster>`` connector, which publishes ``connectors``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -42,6 +42,9 @@ TOPIC = "kubernetes"
 PROBLEMS_TOPIC = "kubernetes.problems"
 CONNECTOR_PREFIX = "kubernetes:"
 KEYS = ("cluster", "uid")
+# history tables are partitioned on a time column, which every unique key holds
+EVENT_KEYS = (*KEYS, "created_at")
+RESTART_KEYS = ("cluster", "pod_uid", "container", "restart_count")
 TABLES: dict[str, type[SQLModel]] = {
     "Node": KubeNode,
     "Pod": KubePod,
@@ -173,6 +176,41 @@ def _restarts(cluster: str, pod: Obj, now: datetime) -> list[dict[str, Any]]:
     return rows
 
 
+def _chunks(values: Iterable[str], size: int = 1000) -> Iterator[list[str]]:
+    keys = sorted(set(values))
+    for start in range(0, len(keys), size):
+        yield keys[start : start + size]
+
+
+def _event_rows(
+    session: Session, cluster: str, rows: list[dict[str, Any]], now: datetime
+) -> list[dict[str, Any]]:
+    """Events keep the creation time stored first (an Event without one is dated when first
+    seen), so that an update finds its row."""
+    stored: dict[str, datetime] = {}
+    for uids in _chunks(r["uid"] for r in rows):
+        query = select(KubeEvent.uid, KubeEvent.created_at).where(
+            KubeEvent.cluster == cluster, col(KubeEvent.uid).in_(uids)
+        )
+        stored.update(session.exec(query).all())
+    return [{**r, "created_at": stored.get(r["uid"]) or r["created_at"] or now} for r in rows]
+
+
+def _new_restarts(
+    session: Session, cluster: str, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The restarts not stored yet (one dated ``now`` for want of a termination time would
+    otherwise be added again at each relist)."""
+    keys = [col(getattr(KubeRestart, k)) for k in RESTART_KEYS]
+    stored: set[tuple[Any, ...]] = set()
+    for pods in _chunks(r["pod_uid"] for r in rows):
+        query = select(*keys).where(
+            KubeRestart.cluster == cluster, col(KubeRestart.pod_uid).in_(pods)
+        )
+        stored.update(tuple(row) for row in session.exec(query).all())
+    return [r for r in rows if tuple(r[k] for k in RESTART_KEYS) not in stored]
+
+
 def _stored_uids(session: Session, cluster: str, kind: str) -> set[str]:
     model = TABLES[kind]
     query = select(model.uid).where(model.cluster == cluster)
@@ -183,13 +221,8 @@ def _stored_uids(session: Session, cluster: str, kind: str) -> set[str]:
 
 def _delete(session: Session, cluster: str, kind: str, uids: set[str]) -> None:
     model = TABLES[kind]
-    keys = sorted(uids)
-    for start in range(0, len(keys), 1000):
-        session.execute(
-            delete(model).where(
-                model.cluster == cluster, col(model.uid).in_(keys[start : start + 1000])
-            )
-        )
+    for keys in _chunks(uids):
+        session.execute(delete(model).where(model.cluster == cluster, col(model.uid).in_(keys)))
 
 
 def _write_kind(
@@ -202,11 +235,15 @@ def _write_kind(
     if gone:
         _delete(session, cluster, kind, gone)
     objects = list(net.upserts.values())
-    upsert_many(session, TABLES[kind], [_values(kind, obj, cluster) for obj in objects], keys=KEYS)
+    rows = [_values(kind, obj, cluster) for obj in objects]
+    if kind == "Event":
+        upsert_many(session, KubeEvent, _event_rows(session, cluster, rows, now), keys=EVENT_KEYS)
+    else:
+        upsert_many(session, TABLES[kind], rows, keys=KEYS)
     if kind == "Pod":
         restarts = [row for obj in objects for row in _restarts(cluster, obj, now)]
-        keys = ("cluster", "pod_uid", "container", "restart_count")
-        upsert_many(session, KubeRestart, restarts, keys=keys, update=False)
+        new = _new_restarts(session, cluster, restarts)
+        upsert_many(session, KubeRestart, new, keys=(*RESTART_KEYS, "at"), update=False)
     findings = {
         _subject(kind, obj): _findings(kind, obj, now, pending_after)
         for obj in objects

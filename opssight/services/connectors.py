@@ -1,11 +1,12 @@
-"""Connector status: record each health check, publish ``connectors`` events, list for the UI."""
+"""Connector status: record each health check (the latest, and a row of history), publish
+``connectors`` events, list for the UI."""
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, delete, select
 
 from opssight.events import Event, get_bus
-from opssight.models import ConnectorStatus
+from opssight.models import ConnectorCheckEntry, ConnectorStatus
 from opssight.models.base import utcnow
 from opssight.schemas.connector import ConnectorCheck
 
@@ -13,7 +14,8 @@ TOPIC = "connectors"
 
 
 def record_check(session: Session, check: ConnectorCheck) -> ConnectorStatus:
-    """Upsert the connector's row from one check, commit, then announce it."""
+    """Upsert the connector's row from one check and add it to the history, commit, then
+    announce it."""
     row = session.get(ConnectorStatus, check.name) or ConnectorStatus(
         name=check.name, kind=check.kind
     )
@@ -31,6 +33,15 @@ def record_check(session: Session, check: ConnectorCheck) -> ConnectorStatus:
         row.last_error = check.error
         row.last_error_at = now
     session.add(row)
+    session.add(
+        ConnectorCheckEntry(
+            name=check.name,
+            state=check.state,
+            latency_ms=check.latency_ms,
+            error=check.error,
+            at=now,
+        )
+    )
     session.commit()
     session.refresh(row)
     get_bus().publish(Event(topic=TOPIC, keys={"name": check.name}))
@@ -42,8 +53,11 @@ def list_connectors(session: Session) -> list[ConnectorStatus]:
 
 
 def forget_demo(session: Session) -> int:
-    """Drop demo connector rows (the demo source was turned off); returns how many."""
+    """Drop demo connector rows and their history (the demo source was turned off); returns
+    how many."""
     rows = list(session.exec(select(ConnectorStatus).where(ConnectorStatus.is_demo)))
+    names = [row.name for row in rows]
+    session.exec(delete(ConnectorCheckEntry).where(col(ConnectorCheckEntry.name).in_(names)))
     for row in rows:
         session.delete(row)
     session.commit()

@@ -300,4 +300,7 @@ def event_values(event: Obj) -> dict[str, Any]:
         "count": int(event.get("count") or series.get("count") or 1),
         "last_seen": timestamp(seen),
         "resource_version": m.get("resourceVersion") or "",
+        "created_at": timestamp(
+            m.get("creationTimestamp") or event.get("eventTime") or event.get("firstTimestamp")
+        ),
     }

@@ -130,17 +130,24 @@ async def test_an_older_delivery_arriving_late_does_not_roll_back(client, databa
     assert (run.status, run.conclusion) == ("completed", "failure")
 
 
+JOB_COMPLETED = "octokit.workflow_job.completed.success.with-organization.payload.json"
+
+
+def same_job(name: str) -> bytes:
+    """A recorded ``workflow_job`` delivery as one of the completed job's earlier states: the
+    recordings share the job's id, not its creation time (part of a job's key)."""
+    body = json.loads(payload(name))
+    job = json.loads(payload(JOB_COMPLETED))["workflow_job"]
+    assert body["workflow_job"]["id"] == job["id"]
+    body["workflow_job"]["created_at"] = job["created_at"]
+    return json.dumps(body).encode()
+
+
 async def test_workflow_jobs_keep_steps_and_never_regress(client, database_url):
-    await deliver(
-        client,
-        "workflow_job",
-        payload("octokit.workflow_job.completed.success.with-organization.payload.json"),
-    )
-    await deliver(client, "workflow_job", payload("octokit.workflow_job.in_progress.payload.json"))
+    source = json.loads(payload(JOB_COMPLETED))
+    await deliver(client, "workflow_job", payload(JOB_COMPLETED))
+    await deliver(client, "workflow_job", same_job("octokit.workflow_job.in_progress.payload.json"))
     [job] = rows(database_url, WorkflowJob)
-    source = json.loads(
-        payload("octokit.workflow_job.completed.success.with-organization.payload.json")
-    )
     assert (job.status, job.conclusion, job.name) == ("completed", "success", "linters")
     assert [step["name"] for step in job.steps] == [
         s["name"] for s in source["workflow_job"]["steps"]

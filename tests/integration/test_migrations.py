@@ -15,6 +15,7 @@ import opssight.models  # noqa: F401  (every table on SQLModel.metadata)
 from alembic import command
 from opssight import db
 from opssight.models import ConnectorStatus
+from opssight.models.history import include_name
 
 MODEL_TABLES = set(SQLModel.metadata.tables)
 
@@ -47,9 +48,8 @@ def test_every_model_table_exists_at_head(database_url: str) -> None:
 
 def test_models_match_the_migrations(database_url: str) -> None:
     with db.get_engine(database_url).connect() as connection:
-        context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "compare_server_default": True}
-        )
+        opts = {"compare_type": True, "compare_server_default": True, "include_name": include_name}
+        context = MigrationContext.configure(connection, opts=opts)
         differences = compare_metadata(context, SQLModel.metadata)
     assert differences == []
 

@@ -87,7 +87,7 @@ def seed(session: Session) -> None:
         at=T0 + timedelta(days=7, hours=1),
     )
     session.add(WorkflowJob(id=9001, run_id=200, attempt=2, name="build", status="completed", conclusion="success",
-                            started_at=T0 + timedelta(days=1, hours=1), completed_at=T0 + timedelta(days=1, hours=1, minutes=2),
+                            created_at=T0 + timedelta(days=1, hours=1), started_at=T0 + timedelta(days=1, hours=1), completed_at=T0 + timedelta(days=1, hours=1, minutes=2),
                             steps=[{"name": "Set up job", "status": "completed", "conclusion": "success", "number": 1,
                                     "started_at": "2026-11-03T10:00:00Z", "completed_at": "2026-11-03T10:00:05Z"}]))  # fmt: skip
     session.commit()

@@ -37,7 +37,14 @@ from opssight.models import (
 )
 from opssight.services import ingest_writer, webhooks
 from opssight.services.ingest_writer import BatchWriter, WriterUnavailable
-from tests.integration.test_github_webhooks import SECRET, WEBHOOKS, deliver, payload
+from tests.integration.test_github_webhooks import (
+    JOB_COMPLETED,
+    SECRET,
+    WEBHOOKS,
+    deliver,
+    payload,
+    same_job,
+)
 from tests.support import free_port, reset_caches
 
 TABLES: tuple[type[SQLModel], ...] = (
@@ -174,12 +181,12 @@ async def test_out_of_order_versions_sent_together_keep_the_newest(
         "pkg-pr-new.pr.workflow_run.requested.json",
     ]
     jobs = [
-        "octokit.workflow_job.completed.success.with-organization.payload.json",
+        JOB_COMPLETED,
         "octokit.workflow_job.in_progress.payload.json",
         "octokit.workflow_job.queued.payload.json",
     ]
     sends = [deliver(client, "workflow_run", payload(name)) for name in versions]
-    sends += [deliver(client, "workflow_job", payload(name)) for name in jobs]
+    sends += [deliver(client, "workflow_job", same_job(name)) for name in jobs]
     responses = await asyncio.gather(*sends)
     assert [r.json()["result"] for r in responses] == ["stored"] * 5
     [run] = snapshot(database_url)["workflow_run"]

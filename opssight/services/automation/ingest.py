@@ -200,7 +200,7 @@ def store(session: Session, batch: AutomationBatch, *, demo: bool = False) -> St
             {**r.model_dump(), "task_id": task_id, "run_id": run.id}
             for (task_id, _), r in results.items()
         ],
-        keys=("task_id", "host"),
+        keys=("task_id", "host", "ended_at"),  # ended_at: the partition key (models.history)
     )
     _task_statuses(session, {task_id for task_id, _ in results})
     if batch.stats is not None:
