@@ -1,4 +1,5 @@
-"""``/admin``: users, role rules, teams and sessions (admin permission, checked server-side)."""
+"""``/admin``: users, role rules, teams, sessions and history retention (admin permission, checked
+server-side)."""
 
 import reflex as rx
 
@@ -6,8 +7,10 @@ from opssight import routes
 from opssight.components.cards import panel
 from opssight.components.status import not_allowed
 from opssight.state.admin import AdminState
+from opssight.state.retention import RetentionState
 from opssight.state.shell import ShellState
 from opssight.templates.shell import page
+from opssight.views.retention import history
 
 
 def _danger(label: str, on_click) -> rx.Component:
@@ -174,7 +177,7 @@ def _sessions() -> rx.Component:
     )
 
 
-@page(routes.ADMIN, on_load=[AdminState.load])
+@page(routes.ADMIN, on_load=[AdminState.load, RetentionState.load])
 def admin() -> rx.Component:
     return rx.cond(
         ShellState.is_admin & AdminState.loaded,
@@ -185,11 +188,13 @@ def admin() -> rx.Component:
                     rx.tabs.trigger("Role rules", value="rules"),
                     rx.tabs.trigger("Teams", value="teams"),
                     rx.tabs.trigger("Sessions", value="sessions"),
+                    rx.tabs.trigger("History", value="history"),
                 ),
                 rx.tabs.content(_users(), value="users", padding_top="1em"),
                 rx.tabs.content(_rules(), value="rules", padding_top="1em"),
                 rx.tabs.content(_teams(), value="teams", padding_top="1em"),
                 rx.tabs.content(_sessions(), value="sessions", padding_top="1em"),
+                rx.tabs.content(history(), value="history", padding_top="1em"),
                 default_value="users",
             ),
         ),

@@ -24,7 +24,8 @@ class Partition:
     month: date | None
     """The first day of its month; None for the default partition."""
     rows: int | None
-    """The planner's estimate (``pg_class.reltuples``); None until the partition is analysed."""
+    """An estimate: the planner's (``pg_class.reltuples``), else until the partition is first
+    analysed the statistics collector's live rows; None when neither has counted yet."""
 
 
 def month_of(moment: datetime) -> date:
@@ -53,8 +54,9 @@ def partitions(session: Session, history: History) -> list[Partition]:
     """The table's partitions, oldest month first, the default partition last."""
     found = session.execute(
         text(
-            "SELECT c.relname, c.reltuples FROM pg_inherits i"
-            " JOIN pg_class c ON c.oid = i.inhrelid"
+            "SELECT c.relname, COALESCE(NULLIF(c.reltuples, -1), s.n_live_tup)"
+            " FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid"
             " WHERE i.inhparent = CAST(:table AS regclass)"
         ),
         {"table": history.name},
@@ -63,7 +65,7 @@ def partitions(session: Session, history: History) -> list[Partition]:
     for name, rows in found:
         parsed = partition_month(name)
         if parsed is not None and parsed[0] == history.name:
-            listed.append(Partition(name, parsed[1], None if rows < 0 else int(rows)))
+            listed.append(Partition(name, parsed[1], None if rows is None else int(rows)))
     return sorted(listed, key=lambda p: (p.month is None, p.month or date.min))
 
 
@@ -75,12 +77,15 @@ def create(session: Session, history: History, month: date) -> bool:
     if exists is not None:
         return False
     table, column = _ident(history.name), _ident(history.column)
+    default = _ident(history.name + DEFAULT_SUFFIX)
     window = {"lo": bound(month), "hi": bound(add_months(month, 1))}
     _lock_timeout(session)
+    # no row for this month may reach the default partition until the new one is attached
+    session.execute(text(f"LOCK TABLE {default} IN ACCESS EXCLUSIVE MODE"))
     session.execute(text(f"CREATE TABLE {_ident(name)} (LIKE {table} INCLUDING DEFAULTS)"))
     session.execute(
         text(
-            f"WITH moved AS (DELETE FROM {_ident(history.name + DEFAULT_SUFFIX)}"
+            f"WITH moved AS (DELETE FROM {default}"
             f" WHERE {column} >= :lo AND {column} < :hi RETURNING *)"
             f" INSERT INTO {_ident(name)} SELECT * FROM moved"
         ),

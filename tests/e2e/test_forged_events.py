@@ -52,6 +52,7 @@ from tests.socket_client import Replies, SocketClient
 # Written in the background by the demo feed and the connectors, whoever is connected.
 BACKGROUND_TABLES = {
     "connector_status",
+    "connector_check",  # each connector check, kept as history
     "repository",  # only its team assignment is compared (see _snapshot)
     "workflow_run",
     "workflow_job",
@@ -74,6 +75,11 @@ BACKGROUND_TABLES = {
     "notification_group",  # the notify job's sending state, deliveries and escalations
     "notification_delivery",
     "notification_escalation",
+    # the partitions job's weekly roll-ups (retention_setting is people's: compared)
+    "workflow_job_weekly",
+    "alert_transition_weekly",
+    "automation_result_weekly",
+    "connector_check_weekly",
 }
 # ... and every table of a data source's derived or ingested state (DORA links, clusters).
 BACKGROUND_PREFIXES = ("dora_", "kube_")
