@@ -38,7 +38,7 @@ from tests.support import ROOT, RedisProcess, free_port, private_redis_server, r
 
 SECRET_KEY = "workers-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 WEBHOOK_SECRET = "workers-webhook-secret-0123456789"
-JOBS = ("dora.links", "retention", "alerts.evaluate", "alerts.notify")  # planned with demo off
+JOBS = ("dora.links", "retention", "partitions", "alerts.evaluate", "alerts.notify")  # demo off
 PAYLOAD = ROOT / "tests" / "fixtures" / "github" / "webhooks"
 RUN_ID = "289782451"  # the run of octokit.workflow_run.completed.payload.json
 HANDOVER_SECONDS = 30
