@@ -129,11 +129,8 @@ def read_session_scope() -> Iterator[Session]:
     session = _current_replica(url) if replica and time.monotonic() >= _replica_down_until else None
     if session is None:
         session = Session(get_engine(primary if replica else url), expire_on_commit=False)
-    with session:
-        try:
-            yield session
-        finally:
-            session.rollback()
+    with session:  # closing ends the transaction uncommitted, and keeps what was loaded
+        yield session
 
 
 def alembic_config(url: str | None = None) -> AlembicConfig:

@@ -14,7 +14,8 @@ from sqlalchemy import make_url
 from sqlmodel import select
 
 from opssight import db
-from opssight.models import Repository, Team, User, WorkflowRun
+from opssight.models import Alert, Repository, Team, User, WorkflowRun
+from opssight.models.base import utcnow
 from opssight.services import teams
 from opssight.services.pipeline_queries import RunFilter
 from opssight.state.pipelines import Params, _fetch
@@ -92,3 +93,12 @@ def test_an_unreachable_replica_is_read_around(
     monkeypatch.setenv("OPSSIGHT_DATABASE_READ_URL", down.render_as_string(hide_password=False))
     reset_caches()
     assert shown_repos() == ["acme/on-primary"]
+
+
+def test_rows_read_stay_usable_after_the_read_session(session):
+    """Views hand ORM rows to the state after the read session closed (the Alerts page does)."""
+    session.add(Alert(source="opssight", fingerprint="f-read", name="ReadMe", updated_at=utcnow()))
+    session.commit()
+    with db.read_session_scope() as reader:
+        [alert] = reader.exec(select(Alert).where(Alert.name == "ReadMe")).all()
+    assert (alert.name, alert.source) == ("ReadMe", "opssight")
