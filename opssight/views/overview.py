@@ -152,9 +152,9 @@ def demo_notice() -> rx.Component:
     return rx.cond(
         OverviewState.demo,
         rx.callout(
-            "Demo data: recorded GitHub, Kubernetes and Prometheus payloads replayed through the "
-            "same ingestion code as real sources. Configure a source or set OPSSIGHT_DEMO=0 to "
-            "turn it off.",
+            "Demo data: recorded GitHub, Kubernetes, Prometheus, Alertmanager and Ansible "
+            "payloads replayed through the same ingestion code as real sources. It goes once a "
+            "real source is connected (Settings → Connections), or with OPSSIGHT_DEMO=0.",
             icon="flask-conical",
             color_scheme="violet",
             class_name="os-demo-notice",
