@@ -72,6 +72,28 @@ def settings() -> rx.Component:
                 )
             ),
         ),
+        rx.cond(
+            ShellState.is_admin,
+            panel(
+                rx.hstack(
+                    rx.vstack(
+                        rx.heading("History retention", size="4", class_name="os-heading"),
+                        rx.text(
+                            "How many months of workflow jobs, alert changes, Kubernetes events "
+                            "and restarts, Ansible results and connector checks are kept (weekly "
+                            "roll-ups stay): Admin → History.",
+                            size="2",
+                            color_scheme="gray",
+                        ),
+                        spacing="1",
+                    ),
+                    rx.link(rx.button("Set retention"), href=routes.ADMIN.path),
+                    justify="between",
+                    align="center",
+                    width="100%",
+                )
+            ),
+        ),
         spacing="5",
         width="100%",
     )
