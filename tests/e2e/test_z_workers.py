@@ -100,8 +100,8 @@ def cluster(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> I
     database = make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
     logs = tmp_path_factory.mktemp("workers")
     workers: list[Worker] = []
-    with private_redis_server("for the two-worker test") as redis_server:
-        try:
+    try:
+        with private_redis_server("for the two-worker test") as redis_server:
             db.run_migrations(database)
             env = {k: v for k, v in os.environ.items() if not k.startswith("OPSSIGHT_")}
             opssight_env = _env(database, redis_server, logs)
@@ -114,16 +114,18 @@ def cluster(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> I
                     "REFLEX_TELEMETRY_ENABLED": "false",
                 }
             )
-            workers = [_start(free_port(), env, logs / f"worker-{i}.log") for i in range(2)]
-            for worker in workers:
-                _wait_serving(worker)
-            yield Cluster(database, opssight_env, workers)
-        finally:
-            for worker in workers:
-                _kill(worker)
-            db.get_engine(database).dispose()
-            with psycopg.connect(admin, autocommit=True) as connection:
-                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            try:
+                workers = [_start(free_port(), env, logs / f"worker-{i}.log") for i in range(2)]
+                for worker in workers:
+                    _wait_serving(worker)
+                yield Cluster(database, opssight_env, workers)
+            finally:
+                for worker in workers:
+                    _kill(worker)
+    finally:  # dropped whatever failed on the way
+        db.get_engine(database).dispose()
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _env(database: str, redis_server: RedisProcess, logs: Path) -> dict[str, str]:

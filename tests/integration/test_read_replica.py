@@ -32,12 +32,14 @@ def replica(postgres_server: str, migrated_postgres: str) -> Iterator[str]:
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
     url = make_url(postgres_server).set(database=name).render_as_string(hide_password=False)
-    db.run_migrations(url)
-    yield url
-    db.get_engine(url).dispose()
-    db.get_engine.cache_clear()
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        db.run_migrations(url)
+        yield url
+    finally:  # dropped even when the migration failed
+        db.get_engine(url).dispose()
+        db.get_engine.cache_clear()
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def add_run(url: str, repo: str) -> None:
