@@ -107,7 +107,7 @@ def refusal(state: rx.State, who: Principal | None, handler: str, permission: st
         log.warning("event.refused", handler=handler, permission=permission, reason="no session")
         return rx.redirect(sign_in_url(state))
     log.warning("event.refused", handler=handler, permission=permission, login=who.user.login)
-    return rx.toast.error(NOT_ALLOWED)
+    return rx.toast.error(NOT_ALLOWED, id="os-not-allowed")  # one toast however many refuse
 
 
 def _allowed(who: Principal | None, permission: str | None) -> bool:
