@@ -9,6 +9,23 @@ from opssight.state.shell import ShellState
 from opssight.templates.shell import page
 
 
+def _admin_link(title: str, text: str, button: str, href: str) -> rx.Component:
+    """A panel pointing admins at where a setting is managed."""
+    return panel(
+        rx.hstack(
+            rx.vstack(
+                rx.heading(title, size="4", class_name="os-heading"),
+                rx.text(text, size="2", color_scheme="gray"),
+                spacing="1",
+            ),
+            rx.link(rx.button(button), href=href),
+            justify="between",
+            align="center",
+            width="100%",
+        )
+    )
+
+
 @page(routes.SETTINGS)
 def settings() -> rx.Component:
     return rx.vstack(
@@ -32,66 +49,31 @@ def settings() -> rx.Component:
         variant_previews(),
         rx.cond(
             ShellState.is_admin,
-            panel(
-                rx.hstack(
-                    rx.vstack(
-                        rx.heading("Connections", size="4", class_name="os-heading"),
-                        rx.text(
-                            "GitHub, Kubernetes, Prometheus, Alertmanager, email and contact "
-                            "points: add them, test them, and see what is set by environment.",
-                            size="2",
-                            color_scheme="gray",
-                        ),
-                        spacing="1",
-                    ),
-                    rx.link(rx.button("Open Connections"), href=routes.CONNECTIONS.path),
-                    justify="between",
-                    align="center",
-                    width="100%",
-                )
-            ),
-        ),
-        rx.cond(
-            ShellState.is_admin,
-            panel(
-                rx.hstack(
-                    rx.vstack(
-                        rx.heading("Services", size="4", class_name="os-heading"),
-                        rx.text(
-                            "Map repositories, Kubernetes namespaces or workloads and Ansible "
-                            "inventory groups to services: each service gets its change timeline.",
-                            size="2",
-                            color_scheme="gray",
-                        ),
-                        spacing="1",
-                    ),
-                    rx.link(rx.button("Map services"), href=routes.TIMELINE.path),
-                    justify="between",
-                    align="center",
-                    width="100%",
-                )
-            ),
-        ),
-        rx.cond(
-            ShellState.is_admin,
-            panel(
-                rx.hstack(
-                    rx.vstack(
-                        rx.heading("History retention", size="4", class_name="os-heading"),
-                        rx.text(
-                            "How many months of workflow jobs, alert changes, Kubernetes events "
-                            "and restarts, Ansible results and connector checks are kept (weekly "
-                            "roll-ups stay): Admin → History.",
-                            size="2",
-                            color_scheme="gray",
-                        ),
-                        spacing="1",
-                    ),
-                    rx.link(rx.button("Set retention"), href=routes.ADMIN.path),
-                    justify="between",
-                    align="center",
-                    width="100%",
-                )
+            rx.vstack(
+                _admin_link(
+                    "Connections",
+                    "GitHub, Kubernetes, Prometheus, Alertmanager, email and contact points: add "
+                    "them, test them, and see what is set by environment.",
+                    "Open Connections",
+                    routes.CONNECTIONS.path,
+                ),
+                _admin_link(
+                    "Services",
+                    "Map repositories, Kubernetes namespaces or workloads and Ansible inventory "
+                    "groups to services: each service gets its change timeline.",
+                    "Map services",
+                    routes.TIMELINE.path,
+                ),
+                _admin_link(
+                    "History retention",
+                    "How many months of workflow jobs, alert changes, Kubernetes events and "
+                    "restarts, Ansible results and connector checks are kept (weekly roll-ups "
+                    "stay): Admin → History.",
+                    "Set retention",
+                    routes.ADMIN.path,
+                ),
+                spacing="5",
+                width="100%",
             ),
         ),
         spacing="5",
