@@ -1,29 +1,32 @@
 """Two server processes (workers) on one PostgreSQL database and one Redis, as when scaled out:
-a websocket client of one sees a webhook delivery ingested by the other, and killing the process
-that leads the background jobs hands every one of them to the other within 30 s.
+a browser on one sees a webhook delivery ingested by the other, and killing the process that
+leads the background jobs hands every one of them to the other within 30 s.
 
-Each worker is the app's backend served by granian (``opssight.opssight:app``, what ``opssight
-run`` serves, without building the frontend: the client speaks the frontend's socket protocol).
+Each worker is the app served by granian (``opssight.opssight:app``, what ``opssight run``
+serves) without compiling. Worker A also serves the frontend, as ``opssight run`` does: a copy of
+the end-to-end server's build (the ``server`` fixture makes it) whose bundle is pointed at A,
+because Reflex compiles its backend's port into the bundle. Worker B serves the backend only.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 import httpx
 import psycopg
 import pytest
+from playwright.sync_api import Browser, expect
 from sqlalchemy import make_url
 
 from opssight import db
@@ -31,16 +34,15 @@ from opssight.jobs.leader import lock_key
 from opssight.models import User
 from opssight.services.auth import sessions
 from opssight.services.webhooks import sign
-from opssight.state.live import LiveState
-from opssight.state.pipelines import PipelinesState
-from tests.socket_client import SocketClient
+from tests.e2e.conftest import Server, wait_hydrated
 from tests.support import ROOT, RedisProcess, free_port, private_redis_server, reset_caches
 
 SECRET_KEY = "workers-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 WEBHOOK_SECRET = "workers-webhook-secret-0123456789"
 JOBS = ("dora.links", "retention", "partitions", "alerts.evaluate", "alerts.notify")  # demo off
-PAYLOAD = ROOT / "tests" / "fixtures" / "github" / "webhooks"
-RUN_ID = "289782451"  # the run of octokit.workflow_run.completed.payload.json
+PAYLOAD = ROOT / "tests/fixtures/github/webhooks/octokit.workflow_run.completed.payload.json"
+WEB = ROOT / ".web"
+PRECOMPRESSED = ("*.gz", "*.br", "*.zst")  # served instead of a file when present
 HANDOVER_SECONDS = 30
 
 
@@ -54,6 +56,23 @@ class Cluster(NamedTuple):
     database: str
     env: dict[str, str]
     workers: list[Worker]
+
+
+def _frontend_for(port: int, server: Server, web_dir: Path) -> dict[str, str]:
+    """A web directory whose build talks to ``port``, and the variables that make a worker
+    serve it: a copy of the server's build with its backend origin rewritten (precompressed
+    copies left out), and the markers Reflex reads from ``backend/`` when it skips compiling."""
+    event = urlsplit(json.loads((WEB / "env.json").read_text())["EVENT"])
+    assert event.port == urlsplit(server.url).port, "the build in .web is not the server's"
+    shutil.copytree(WEB / "backend", web_dir / "backend")
+    client = web_dir / "build" / "client"
+    shutil.copytree(WEB / "build" / "client", client, ignore=shutil.ignore_patterns(*PRECOMPRESSED))
+    built, served = event.netloc.encode(), f"{event.hostname}:{port}".encode()
+    rewritten = [p for p in client.rglob("*") if p.is_file() and built in p.read_bytes()]
+    assert rewritten, f"{event.netloc} is in no file of the build"
+    for path in rewritten:
+        path.write_bytes(path.read_bytes().replace(built, served))
+    return {"REFLEX_WEB_WORKDIR": str(web_dir), "__REFLEX_MOUNT_FRONTEND_COMPILED_APP": "true"}
 
 
 def _start(port: int, env: dict[str, str], log: Path) -> Worker:
@@ -92,7 +111,9 @@ def _kill(worker: Worker) -> None:
 
 
 @pytest.fixture(scope="module")
-def cluster(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster(
+    postgres_server: str, server: Server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
     name = f"opssight_workers_{uuid.uuid4().hex[:10]}"
     admin = make_url(postgres_server).set(drivername="postgresql").render_as_string(False)
     with psycopg.connect(admin, autocommit=True) as connection:
@@ -107,15 +128,20 @@ def cluster(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> I
             opssight_env = _env(database, redis_server, logs)
             env.update(opssight_env)
             env.update(
-                {  # the backend only: never compile into the shared .web (Reflex reads its
-                    "__REFLEX_SKIP_COMPILE": "true",  # internal variables with a "__" prefix)
+                {  # never compile into the shared .web (Reflex reads its internal variables
+                    "__REFLEX_SKIP_COMPILE": "true",  # with a "__" prefix)
                     "REFLEX_ENV_MODE": "prod",
                     "REFLEX_USE_NPM": "1",
                     "REFLEX_TELEMETRY_ENABLED": "false",
                 }
             )
+            ports = [free_port(), free_port()]
+            frontend = _frontend_for(ports[0], server, logs / "web")
             try:
-                workers = [_start(free_port(), env, logs / f"worker-{i}.log") for i in range(2)]
+                workers = [
+                    _start(ports[0], {**env, **frontend}, logs / "worker-a.log"),
+                    _start(ports[1], env, logs / "worker-b.log"),
+                ]
                 for worker in workers:
                     _wait_serving(worker)
                 yield Cluster(database, opssight_env, workers)
@@ -148,63 +174,68 @@ def same_settings(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> Cluster:
     return cluster
 
 
-def _viewer_cookie() -> str:
+def _viewer_token() -> str:
     with db.session_scope() as session:
         viewer = User(login=f"viewer-{uuid.uuid4().hex[:6]}", role="viewer")
         session.add(viewer)
         session.commit()
         session.refresh(viewer)
-        return f"{sessions.COOKIE_NAME}={sessions.issue(session, user=viewer, method='github')}"
+        return sessions.issue(session, user=viewer, method="github")
 
 
-async def _deliver(url: str) -> httpx.Response:
-    body = (PAYLOAD / "octokit.workflow_run.completed.payload.json").read_bytes()
+def _deliver(url: str) -> httpx.Response:
+    body = PAYLOAD.read_bytes()
     headers = {
         "X-GitHub-Event": "workflow_run",
         "X-GitHub-Delivery": str(uuid.uuid4()),
         "X-Hub-Signature-256": sign(WEBHOOK_SECRET, body),
         "Content-Type": "application/json",
     }
-    async with httpx.AsyncClient(timeout=10) as client:
-        return await client.post(f"{url}/api/webhooks/github", content=body, headers=headers)
+    return httpx.post(f"{url}/api/webhooks/github", content=body, headers=headers, timeout=10)
 
 
-async def _watch_then_deliver(watched: str, ingesting: str, cookie: str) -> tuple[list, float]:
-    """A tab on ``watched`` opens Pipelines and listens; a delivery goes to ``ingesting``.
-    Returns the runs the tab was sent, and how long after the delivery's answer."""
-    state, live = PipelinesState.get_full_name(), LiveState.get_full_name()
-    client = SocketClient(watched, cookie=cookie, pathname="/pipelines")
-    try:
-        await client.connect()
-        loaded = await client.send(f"{state}.load")
-        assert loaded.state_vars(state).get("loaded_rx_state_") is True, loaded.messages
-        assert loaded.state_vars(state).get("runs_rx_state_") == []
-        await client.send(f"{live}.start", quiet=0.5)
-        seen = len(client._inbox)
-        answer = await _deliver(ingesting)
-        assert answer.status_code == 200 and answer.json()["result"] == "stored", answer.text
-        delivered = time.monotonic()
-        while time.monotonic() - delivered < 15:
-            for message in client._inbox[seen:]:
-                runs = (message.get("delta") or {}).get(state, {}).get("runs_rx_state_")
-                if runs:
-                    return runs, time.monotonic() - delivered
-            await asyncio.sleep(0.02)
-        return [], time.monotonic() - delivered
-    finally:
-        await client.close()
+def _live_clients(url: str) -> float:
+    """``opssight_live_clients`` of the one process behind ``url``."""
+    lines = httpx.get(f"{url}/metrics", timeout=10).text.splitlines()
+    return float(
+        next(line for line in lines if line.startswith("opssight_live_clients")).split()[1]
+    )
 
 
-def test_a_client_of_one_worker_sees_a_delivery_ingested_by_the_other(
-    same_settings: Cluster,
+def test_a_browser_on_one_worker_sees_a_delivery_ingested_by_the_other(
+    browser: Browser, same_settings: Cluster
 ) -> None:
     watched, ingesting = same_settings.workers
-    with ThreadPoolExecutor(1) as pool:  # sync Playwright may hold this thread's event loop
-        runs, after = pool.submit(
-            asyncio.run, _watch_then_deliver(watched.url, ingesting.url, _viewer_cookie())
-        ).result()
-    assert [run["run_id"] for run in runs] == [RUN_ID], "the other worker's delivery never came"
-    print(f"delivery on worker B -> runs on worker A's socket after {after * 1000:.0f} ms")
+    delivered_run = json.loads(PAYLOAD.read_text())
+    run = delivered_run["workflow_run"]
+    context = browser.new_context(base_url=watched.url)
+    context.add_cookies([{"name": sessions.COOKIE_NAME, "value": _viewer_token(),
+                          "url": watched.url, "httpOnly": True, "sameSite": "Lax"}])  # fmt: skip
+    page = context.new_page()
+    sockets: list[str] = []
+    page.on("websocket", lambda socket: sockets.append(socket.url))
+    try:
+        page.goto("/pipelines")
+        wait_hydrated(page)
+        expect(page.get_by_text("No run matches these filters.")).to_be_visible()
+        deadline = time.monotonic() + 10
+        while _live_clients(watched.url) < 1:  # the tab's listener runs on A
+            assert time.monotonic() < deadline, "the tab never started listening on worker A"
+            time.sleep(0.1)
+
+        answer = _deliver(ingesting.url)
+        assert answer.status_code == 200 and answer.json()["result"] == "stored", answer.text
+        delivered = time.monotonic()
+        row = page.locator(f'[data-run="{run["id"]}:{run["run_attempt"]}"]')
+        expect(row).to_be_visible(timeout=5000)
+        after = time.monotonic() - delivered
+        expect(row).to_contain_text(delivered_run["repository"]["full_name"])
+        expect(row.locator(".os-status")).to_have_text(run["conclusion"])
+    finally:
+        context.close()
+    worker_a = f"ws://{urlsplit(watched.url).netloc}/"
+    assert sockets and all(url.startswith(worker_a) for url in sockets), sockets
+    print(f"delivery on worker B -> run in the browser on worker A after {after * 1000:.0f} ms")
 
 
 def _leaders(database: str) -> dict[str, int]:
