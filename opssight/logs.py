@@ -1,5 +1,6 @@
-"""structlog JSON logs with request ids; cookies, tokens and private keys are redacted from every
-record."""
+"""structlog JSON logs with request ids; cookies, tokens, private keys and the passwords of
+``scheme://user:password@host`` URLs are redacted from every record (``redact`` also cleans
+text shown in pages, e.g. a connection test's error)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ REDACTIONS = [
         ),
         "[redacted-private-key]",
     ),
+    # URLs with inline credentials (user:password@): the scheme and host stay readable
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s'\"<>:]*:[^/?#\s'\"<>]*@"), r"\1[redacted]@"),
 ]
 
 

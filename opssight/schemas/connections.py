@@ -15,12 +15,21 @@ Line = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 SOURCE_NAME = re.compile(r"[\w.:-]{1,80}")
 REPOSITORY = re.compile(r"[\w.-]+/[\w.-]+")
 EMAIL = re.compile(r"[^@\s,]+@[^@\s,]+\.[^@\s,]+")
+BASIC_AUTH_FIELDS = "the Basic auth user and password fields"
+MAX_KUBECONFIG_CHARS = 1_000_000
 
 
-def http_url(value: str) -> str:
+def http_url(value: str, *, credentials_in: str | None = BASIC_AUTH_FIELDS) -> str:
+    """``value`` if it is an http(s) URL. A user name or password in it (``user:pass@``) is
+    refused, pointing to ``credentials_in`` (None: accepted, for URLs kept encrypted). The
+    errors never repeat the value (it may hold credentials)."""
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{value!r} is not an http(s) URL")
+        raise ValueError("not an http(s) URL (http:// or https:// and a host)")
+    if credentials_in and (parts.username is not None or parts.password is not None):
+        raise ValueError(
+            f"the URL must not hold a user name or password: put them in {credentials_in}"
+        )
     return value.rstrip("/")
 
 
@@ -67,7 +76,7 @@ class GitHubForm(ConnectionForm):
     @field_validator("api_url", "web_url")
     @classmethod
     def _urls(cls, value: str) -> str:
-        return http_url(value)
+        return http_url(value, credentials_in="the token field (or the GitHub App fields)")
 
     @field_validator("repositories")
     @classmethod
@@ -102,7 +111,7 @@ class KubernetesForm(ConnectionForm):
         if not self.kubeconfig.strip() and not self.in_cluster:
             raise ValueError("upload a kubeconfig or choose the cluster OpsSight runs in")
         if self.kubeconfig.strip():
-            names = context_names(self.kubeconfig)
+            names = read_kubeconfig(self.kubeconfig).names
             unknown = sorted(set(self.contexts) - set(names))
             if unknown:
                 raise ValueError(f"the kubeconfig has no context {', '.join(unknown)}")
@@ -112,16 +121,37 @@ class KubernetesForm(ConnectionForm):
         return yaml.safe_load(self.kubeconfig) if self.kubeconfig.strip() else None
 
 
-def context_names(kubeconfig: str) -> list[str]:
-    """The context names of a kubeconfig's YAML; ``ValueError`` when it is not one."""
+class KubeContexts(BaseModel):
+    """The contexts a kubeconfig offers (names only: nothing secret)."""
+
+    names: list[str]
+    current: str | None
+    """Its ``current-context``, when that names one of ``names``."""
+
+
+def read_kubeconfig(kubeconfig: str) -> KubeContexts:
+    """The contexts of a kubeconfig's YAML, parsed as data only (nothing in it is run);
+    ``ValueError`` saying why when it is not a readable kubeconfig (the error never quotes it:
+    it holds credentials)."""
+    if len(kubeconfig) > MAX_KUBECONFIG_CHARS:
+        raise ValueError("the kubeconfig is larger than 1 MB: is it the right file?")
     try:
         loaded = yaml.safe_load(kubeconfig)
     except yaml.YAMLError as exc:
-        raise ValueError(f"the kubeconfig is not valid YAML ({exc})") from None
-    contexts = loaded.get("contexts") if isinstance(loaded, dict) else None
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ValueError(f"the kubeconfig is not valid YAML ({where}{problem})") from None
+    if not isinstance(loaded, dict):
+        raise ValueError("this is not a kubeconfig (a YAML mapping with contexts)")
+    contexts = loaded.get("contexts")
     if not isinstance(contexts, list) or not contexts:
         raise ValueError("the kubeconfig has no contexts")
-    return sorted(str(c.get("name")) for c in contexts if isinstance(c, dict) and c.get("name"))
+    names = sorted({str(c["name"]) for c in contexts if isinstance(c, dict) and c.get("name")})
+    if not names:
+        raise ValueError("the kubeconfig's contexts have no names")
+    current = loaded.get("current-context")
+    return KubeContexts(names=names, current=current if current in names else None)
 
 
 class PrometheusForm(ConnectionForm):
@@ -210,6 +240,6 @@ class ContactPointForm(BaseModel):
             bad = [a for a in self.addresses if not EMAIL.fullmatch(a)]
             if bad or not self.addresses:
                 raise ValueError(f"not email addresses: {', '.join(bad) or '(none given)'}")
-        elif self.url:  # blank on an edit: the saved URL is kept
-            http_url(self.url)
+        elif self.url:  # blank on an edit: the saved URL is kept (encrypted, so it may hold auth)
+            http_url(self.url, credentials_in=None)
         return self

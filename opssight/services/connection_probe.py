@@ -20,6 +20,7 @@ from opssight.integrations.github import (
 )
 from opssight.integrations.github_app import InstallationTokenAuth
 from opssight.integrations.prometheus import PrometheusClient, PrometheusError
+from opssight.logs import redact
 from opssight.models import ContactPoint
 from opssight.models.base import utcnow
 from opssight.schemas.connections import (
@@ -138,8 +139,12 @@ PROBES = {
 
 
 def probe(form: ConnectionForm) -> str:
-    """What the endpoint reports; ``ProbeFailed`` with the exact error otherwise."""
-    return PROBES[form.KIND](form)
+    """What the endpoint reports; ``ProbeFailed`` with the exact error otherwise (credentials
+    in a URL it quotes, e.g. a kubeconfig's server, redacted)."""
+    try:
+        return PROBES[form.KIND](form)
+    except ProbeFailed as exc:
+        raise ProbeFailed(redact(str(exc))) from None
 
 
 def send_test(point: ContactPoint, deliver: Callable[[ContactPoint, dict], None]) -> str:
@@ -169,6 +174,6 @@ def send_test(point: ContactPoint, deliver: Callable[[ContactPoint, dict], None]
     }
     try:
         deliver(point, body)
-    except sender.SendError as exc:
-        raise ProbeFailed(f"{point.name} ({point.target}): {exc}") from None
+    except sender.SendError as exc:  # a webhook URL may hold credentials: kept out
+        raise ProbeFailed(redact(f"{point.name} ({point.target}): {exc}")) from None
     return f"Test notification delivered to {point.target}"

@@ -12,9 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from opssight.events import Event, get_bus
+from opssight.logs import redact
 from opssight.models import Connection, ContactPoint, User
 from opssight.models.base import utcnow
-from opssight.schemas.connections import FORMS, ConnectionForm
+from opssight.schemas.connections import FORMS, ConnectionForm, KubeContexts, read_kubeconfig
 from opssight.services import audit, secrets, source_config
 
 TOPIC = "connections"
@@ -104,9 +105,15 @@ def draft(
     return form
 
 
+def _public(row: Connection) -> dict[str, Any]:
+    """The row's settings as shown and audited: a URL saved with ``user:password@`` (before
+    forms refused them) has them redacted."""
+    return {k: redact(v) if isinstance(v, str) else v for k, v in row.settings.items()}
+
+
 def _shown(row: Connection) -> dict[str, Any]:
     names = sorted(secrets.decrypt(row.secrets))
-    return {"name": row.name, "enabled": row.enabled, **row.settings, "secrets_set": names}
+    return {"name": row.name, "enabled": row.enabled, **_public(row), "secrets_set": names}
 
 
 def _commit(session: Session, row: Connection) -> None:
@@ -201,13 +208,31 @@ def list_connections(session: Session) -> list[ConnectionView]:
             kind=row.kind,
             name=row.name,
             enabled=row.enabled,
-            settings=row.settings,
+            settings=_public(row),
             secrets_set=sorted(secrets.decrypt(row.secrets)),
             updated_at=row.updated_at,
             updated_by=row.updated_by,
         )
         for row in rows
     ]
+
+
+def kubeconfig_contexts(
+    session: Session, kubeconfig: str, connection_id: int | None = None
+) -> KubeContexts:
+    """The contexts of an uploaded or pasted kubeconfig; left blank while editing a saved
+    Kubernetes connection, those of its saved kubeconfig. Parsed as YAML data only."""
+    if not kubeconfig.strip() and connection_id is not None:
+        row = session.get(Connection, connection_id)
+        if row is None or row.kind != "kubernetes":
+            raise ConnectionsError("That connection no longer exists.")
+        kubeconfig = secrets.decrypt(row.secrets).get("kubeconfig", "")
+    if not kubeconfig.strip():
+        raise ConnectionsError("No kubeconfig: upload or paste one to pick its contexts.")
+    try:
+        return read_kubeconfig(kubeconfig)
+    except ValueError as exc:
+        raise ConnectionsError(str(exc)) from None
 
 
 def rotate_all(session: Session) -> int:

@@ -18,10 +18,11 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from opssight import db
-from opssight.config import PrometheusSource, Settings, get_settings
+from opssight.config import ENV_PREFIX, PrometheusSource, Settings, get_settings
 from opssight.integrations.notify import Smtp
+from opssight.logs import redact
 from opssight.models import Connection
-from opssight.schemas.connections import KubernetesForm
+from opssight.schemas.connections import KubernetesForm, read_kubeconfig
 from opssight.services import secrets
 
 TTL_SECONDS = 5.0
@@ -90,6 +91,129 @@ def _env_kinds(settings: Settings) -> frozenset[str]:
         "smtp": settings.smtp_host,
     }
     return frozenset(kind for kind, value in kinds.items() if value)
+
+
+@dataclass(frozen=True)
+class EnvironmentSource:
+    """A source (or receiver) the environment configures, as Settings → Connections lists it:
+    what identifies it and the variables that set it; secrets by name only, never a value."""
+
+    kind: str
+    name: str
+    summary: str
+    secrets: tuple[str, ...]
+    variables: tuple[str, ...]
+
+
+def _variables(settings: Settings, *fields: str) -> tuple[str, ...]:
+    """The variables of ``fields`` that the environment sets."""
+    given = settings.model_fields_set
+    return tuple(
+        f"{ENV_PREFIX}{name.upper()}"
+        for name in fields
+        if name in given and getattr(settings, name) is not None
+    )
+
+
+def _github_source(settings: Settings) -> EnvironmentSource:
+    hook = ("webhook_secret",) if settings.github_webhook_secret else ()
+    if not (settings.github_token or settings.github_app):
+        summary = "Webhooks only (POST /api/webhooks/github); nothing is polled"
+        return EnvironmentSource(
+            "github", "github", summary, hook, _variables(settings, "github_webhook_secret")
+        )
+    what = ", ".join(settings.repositories) or (
+        f"org {settings.github_org}" if settings.github_org else "no repository named"
+    )
+    auth = "token" if settings.github_token else f"GitHub App {settings.github_app_id}"
+    polled = ("token",) if settings.github_token else ("private_key",)
+    variables = _variables(
+        settings,
+        "github_token",
+        "github_app_id",
+        "github_app_installation_id",
+        "github_app_private_key",
+        "github_app_private_key_file",
+        "github_api_url",
+        "github_repos",
+        "github_org",
+        "github_webhook_secret",
+    )
+    summary = f"{redact(settings.github_api_url)} · {what} · {auth}"
+    if hook:
+        summary += " · webhooks"
+    return EnvironmentSource("github", "github", summary, polled + hook, variables)
+
+
+def _kubernetes_source(settings: Settings) -> EnvironmentSource:
+    parts = []
+    if settings.kubeconfig:
+        path = settings.kubeconfig
+        try:
+            names = read_kubeconfig(Path(path).read_text()).names
+            parts.append(f"kubeconfig {path}: every context ({', '.join(names)})")
+        except (OSError, ValueError) as exc:
+            parts.append(f"kubeconfig {path} (unreadable: {exc})")
+    if settings.kubernetes_service_host:
+        parts.append("the cluster OpsSight runs in")
+    variables = _variables(settings, "kubeconfig") + (
+        ("KUBERNETES_SERVICE_HOST",) if settings.kubernetes_service_host else ()
+    )
+    hidden = ("kubeconfig",) if settings.kubeconfig else ()  # its credentials, in the file
+    return EnvironmentSource("kubernetes", "kubernetes", " + ".join(parts), hidden, variables)
+
+
+def _prometheus_source(settings: Settings, source: PrometheusSource) -> EnvironmentSource:
+    hidden, fields = [], ["prometheus_url"]
+    if source.basic_auth:
+        hidden.append("basic auth")
+    if source.token:
+        hidden.append("token")
+        fields.append("prometheus_token")
+    variables = _variables(settings, *fields)
+    return EnvironmentSource(
+        "prometheus", source.name, redact(source.url), tuple(hidden), variables
+    )
+
+
+def _alertmanager_source(settings: Settings) -> EnvironmentSource:
+    summary = redact(settings.alertmanager_url) if settings.alertmanager_url else "no address"
+    hidden = ("webhook_token",) if settings.alertmanager_webhook_token else ()
+    if hidden:
+        summary += " · alerts received at /api/webhooks/alertmanager"
+    variables = _variables(settings, "alertmanager_url", "alertmanager_webhook_token")
+    return EnvironmentSource("alertmanager", "alertmanager", summary, hidden, variables)
+
+
+def _smtp_source(settings: Settings) -> EnvironmentSource:
+    summary = f"{settings.smtp_host}:{settings.smtp_port} from {settings.smtp_from or '?'}"
+    hidden = ("password",) if settings.smtp_password else ()
+    variables = _variables(
+        settings, "smtp_host", "smtp_port", "smtp_user", "smtp_password", "smtp_from"
+    )
+    return EnvironmentSource("smtp", "smtp", summary, hidden, variables)
+
+
+def environment_sources(settings: Settings | None = None) -> list[EnvironmentSource]:
+    """What the environment connects OpsSight to: each source it configures (those win over
+    Settings), the GitHub webhook secret and the Ansible callback token."""
+    settings = settings or get_settings()
+    kinds = _env_kinds(settings)
+    found = []
+    if "github" in kinds or settings.github_webhook_secret:
+        found.append(_github_source(settings))
+    if "kubernetes" in kinds:
+        found.append(_kubernetes_source(settings))
+    found += [_prometheus_source(settings, source) for source in settings.prometheus_sources]
+    if "alertmanager" in kinds:
+        found.append(_alertmanager_source(settings))
+    if "smtp" in kinds:
+        found.append(_smtp_source(settings))
+    if settings.ansible_token:
+        summary = "Ansible callback events (POST /api/automation/events)"
+        variables = _variables(settings, "ansible_token")
+        found.append(EnvironmentSource("ansible", "ansible", summary, ("token",), variables))
+    return found
 
 
 def _github(settings: Settings, saved: dict[str, tuple[dict, dict]]) -> GitHubConfig | None:

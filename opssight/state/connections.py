@@ -1,18 +1,21 @@
-"""Settings → Connections (admin): saved connections and contact points, the form to add or
-edit one, "Test connection" and "Send test". Every handler checks the admin permission; typed
-secrets go straight from the submitted form to the service and are never kept in the state."""
+"""Settings → Connections (admin): what OpsSight is connected to (sources set by environment
+variables, read-only, and connections saved here), contact points, the form to add or edit one,
+"Test connection" and "Send test". Every handler checks the admin permission; typed secrets
+(a kubeconfig included) go straight from the browser to the service and are never kept in the
+state: of a kubeconfig, only its context names are."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 import reflex as rx
 from sqlmodel import Session
 
 from opssight import db
-from opssight.models import ContactPoint, User
-from opssight.schemas.connections import FORMS, ContactPointForm
+from opssight.models import Connection, ContactPoint, User
+from opssight.schemas.connections import FORMS, ContactPointForm, KubeContexts
 from opssight.services import connection_probe, connections, contact_points, source_config
 from opssight.services.alerting import notify
 from opssight.services.automation import tokens
@@ -30,7 +33,8 @@ KINDS = {
     "smtp": "Email (SMTP)",
     "contact": "Contact point",
 }
-LIST_FIELDS = ("repositories", "contexts", "addresses")
+SOURCE_KINDS = source_config.SOURCE_KINDS  # what the empty table offers to connect
+LIST_FIELDS = ("repositories", "addresses")
 BOOL_FIELDS = ("enabled", "in_cluster")
 REFUSED = (ConnectionsError, ContactPointError, SecretKeyError, tokens.TokenError, ValueError)
 
@@ -47,6 +51,25 @@ def _summary(kind: str, values: dict[str, Any]) -> str:
     return str(values.get("url") or "")
 
 
+def _secrets(names: Iterable[str]) -> str:
+    return ", ".join(f"{name} ••••" for name in names) or "none"
+
+
+def _environment_rows() -> list[dict[str, str]]:
+    """The sources set by environment variables, as read-only table rows."""
+    return [
+        {
+            "kind": source.kind,
+            "kind_title": KINDS.get(source.kind, source.kind.title()),
+            "name": source.name,
+            "summary": source.summary,
+            "secrets": _secrets(source.secrets),
+            "variables": ", ".join(source.variables),
+        }
+        for source in source_config.environment_sources()
+    ]
+
+
 def _snapshot(session: Session) -> dict[str, Any]:
     config = source_config.load(session)
     saved = []
@@ -58,7 +81,7 @@ def _snapshot(session: Session) -> dict[str, Any]:
                 "kind_title": KINDS[view.kind],
                 "name": view.name,
                 "summary": _summary(view.kind, view.settings),
-                "secrets": ", ".join(f"{name} ••••" for name in view.secrets_set) or "none",
+                "secrets": _secrets(view.secrets_set),
                 "state": (
                     "overridden by environment"
                     if view.kind in config.environment and view.kind != "prometheus"
@@ -78,7 +101,7 @@ def _snapshot(session: Session) -> dict[str, Any]:
         }
         for p in contact_points.list_points(session)
     ]
-    environment = sorted(KINDS[k] for k in config.environment)
+    environment = _environment_rows()
     issued = [
         {
             "id": str(t.id),
@@ -89,7 +112,14 @@ def _snapshot(session: Session) -> dict[str, Any]:
         }
         for t in tokens.list_tokens(session)
     ]
-    return {"saved": saved, "points": points, "environment": environment, "tokens": issued}
+    return {
+        "saved": saved,
+        "points": points,
+        "environment": environment,
+        "nothing_connected": not saved and not environment,
+        "demo": config.demo,
+        "tokens": issued,
+    }
 
 
 def _read() -> dict[str, Any]:
@@ -113,6 +143,23 @@ def _values(form: dict[str, Any]) -> dict[str, Any]:
     for name in BOOL_FIELDS:
         values.setdefault(name, False)
     return values
+
+
+def _saved_contexts(item_id: int) -> tuple[KubeContexts | None, str, list[str]]:
+    """A saved Kubernetes connection's kubeconfig contexts (or why they cannot be read) and
+    those it watches (empty: every context)."""
+    with db.session_scope() as session:
+        row = session.get(Connection, item_id)
+        watched = list(row.settings.get("contexts") or []) if row else []
+        try:
+            return connections.kubeconfig_contexts(session, "", item_id), "", watched
+        except REFUSED as exc:
+            return None, str(exc), watched
+
+
+def _read_contexts(kubeconfig: str) -> KubeContexts:
+    with db.session_scope() as session:
+        return connections.kubeconfig_contexts(session, kubeconfig)
 
 
 def _prefill(session: Session, kind: str, item_id: int | None) -> dict[str, str]:
@@ -157,8 +204,7 @@ def _contact_form(values: dict[str, Any]) -> ContactPointForm:
         raise ContactPointError(connections.describe(exc)) from None
 
 
-def _test(kind: str, item_id: int | None, form: dict[str, Any]) -> str:
-    values = _values(form)
+def _test(kind: str, item_id: int | None, values: dict[str, Any]) -> str:
     with db.session_scope() as session:
         if kind == "contact":
             draft = contact_points.draft(session, item_id, _contact_form(values))
@@ -168,8 +214,7 @@ def _test(kind: str, item_id: int | None, form: dict[str, Any]) -> str:
         return connection_probe.probe(connections.draft(session, kind, values, item_id))
 
 
-def _save(kind: str, item_id: int | None, form: dict[str, Any], actor_id: int) -> str:
-    values = _values(form)
+def _save(kind: str, item_id: int | None, values: dict[str, Any], actor_id: int) -> str:
     with db.session_scope() as session:
         actor = session.get(User, actor_id)
         assert actor is not None
@@ -186,7 +231,9 @@ class ConnectionsState(rx.State):
     error: str = ""
     saved: list[dict[str, str]] = []
     points: list[dict[str, str]] = []
-    environment: list[str] = []
+    environment: list[dict[str, str]] = []  # sources set by environment variables (read-only)
+    nothing_connected: bool = False
+    demo: bool = False
     tokens: list[dict[str, str]] = []
     new_token: str = ""  # an Ansible ingest token just created: shown once, until dismissed
     editing: str = ""  # the kind whose form is open ("" = none)
@@ -196,6 +243,12 @@ class ConnectionsState(rx.State):
     intent: str = "test"
     result: str = ""
     failure: str = ""
+    # the Kubernetes form: contexts of the kubeconfig uploaded, pasted or saved (names only)
+    kube_contexts: list[str] = []
+    kube_current: str = ""
+    kube_picked: list[str] = []
+    kube_every: bool = False
+    kube_error: str = ""
 
     @rx.var
     def editing_title(self) -> str:
@@ -215,6 +268,7 @@ class ConnectionsState(rx.State):
             data["points"],
             data["environment"],
         )
+        self.nothing_connected, self.demo = data["nothing_connected"], data["demo"]
         self.tokens = data["tokens"]
         self.error, self.loaded = "", True
 
@@ -222,6 +276,22 @@ class ConnectionsState(rx.State):
         self.editing, self.editing_id, self.values = kind, item_id, values
         self.result = self.failure = ""
         self.form_key += 1
+        self._offer_contexts(None)
+
+    def _offer_contexts(
+        self, found: KubeContexts | None, error: str = "", picked: list[str] | None = None
+    ) -> None:
+        """List ``found``'s contexts to pick: ``picked`` (a saved choice, empty meaning every
+        context), else the kubeconfig's current-context (every context when it has none)."""
+        self.kube_contexts = found.names if found else []
+        self.kube_current = (found.current if found else None) or ""
+        self.kube_error = error
+        if picked is None:
+            picked = [self.kube_current] if self.kube_current else []
+            self.kube_every = found is not None and not picked
+        else:
+            self.kube_every = not picked
+        self.kube_picked = [name for name in picked if name in self.kube_contexts]
 
     @rx.event
     @protected("admin")
@@ -244,6 +314,8 @@ class ConnectionsState(rx.State):
         except REFUSED as exc:
             return rx.toast.error(str(exc))
         self._open(kind, values, item_id)
+        if kind == "kubernetes" and number is not None:
+            self._offer_contexts(*await asyncio.to_thread(_saved_contexts, number))
         return None
 
     @rx.event
@@ -267,6 +339,47 @@ class ConnectionsState(rx.State):
 
     @rx.event
     @protected("admin")
+    async def read_kubeconfig(self, kubeconfig: str) -> None:
+        """A kubeconfig was uploaded or pasted: offer its contexts (parsed server-side, as
+        data). Blank while editing: the saved kubeconfig's contexts stay offered."""
+        if self.editing != "kubernetes" or not isinstance(kubeconfig, str):
+            return
+        if not kubeconfig.strip():
+            if not self.editing_id:
+                self._offer_contexts(None)
+            return
+        try:
+            found = await asyncio.to_thread(_read_contexts, kubeconfig)
+        except REFUSED as exc:
+            self._offer_contexts(None, str(exc))
+            return
+        self._offer_contexts(found)
+
+    @rx.event
+    @protected("admin")
+    async def pick_context(self, name: str, picked: bool) -> None:
+        if name not in self.kube_contexts:
+            return
+        others = [n for n in self.kube_picked if n != name]
+        self.kube_picked = sorted([*others, name]) if picked else others
+
+    @rx.event
+    @protected("admin")
+    async def pick_every_context(self, every: bool) -> None:
+        self.kube_every = bool(every)
+        if not self.kube_every and not self.kube_picked and self.kube_contexts:
+            self.kube_picked = [self.kube_current or self.kube_contexts[0]]
+
+    def _contexts_chosen(self) -> list[str]:
+        """The contexts the Kubernetes form watches (empty: every context)."""
+        if self.kube_every or not self.kube_contexts:
+            return []
+        if not self.kube_picked:
+            raise ConnectionsError("contexts: pick at least one context, or every context")
+        return list(self.kube_picked)
+
+    @rx.event
+    @protected("admin")
     async def set_intent(self, intent: str) -> None:
         self.intent = "save" if intent == "save" else "test"
 
@@ -277,16 +390,17 @@ class ConnectionsState(rx.State):
         if kind not in KINDS:
             return rx.toast.error("Open a form first.")
         self.result = self.failure = ""
-        if self.intent == "test":
-            try:
-                self.result = await asyncio.to_thread(_test, kind, item_id, form)
-            except connection_probe.ProbeFailed as exc:
-                self.failure = str(exc)
-            except REFUSED as exc:
-                self.failure = str(exc)
-            return None
+        values = _values(form)
         try:
-            done = await asyncio.to_thread(_save, kind, item_id, form, signed_in_user().id)
+            if kind == "kubernetes":
+                values["contexts"] = self._contexts_chosen()
+            if self.intent == "test":
+                self.result = await asyncio.to_thread(_test, kind, item_id, values)
+                return None
+            done = await asyncio.to_thread(_save, kind, item_id, values, signed_in_user().id)
+        except connection_probe.ProbeFailed as exc:
+            self.failure = str(exc)
+            return None
         except REFUSED as exc:
             self.failure = str(exc)
             return None

@@ -1,4 +1,5 @@
-"""Settings → Connections sections: what is connected, and the add/edit form with "Test"."""
+"""Settings → Connections sections: what is connected (set by environment variables, read-only,
+or saved here), and the add/edit form with "Test"."""
 
 from __future__ import annotations
 
@@ -6,14 +7,14 @@ from typing import NamedTuple
 
 import reflex as rx
 
-from opssight.state.connections import KINDS, ConnectionsState
+from opssight.state.connections import KINDS, SOURCE_KINDS, ConnectionsState
 from opssight.state.setup import SetupState
 
 
 class Field(NamedTuple):
     name: str
     label: str
-    kind: str = "text"  # text, secret, area, secret_area, number, check, select
+    kind: str = "text"  # text, secret, area, secret_area, number, check, select, contexts
     hint: str = ""
     options: tuple[str, ...] = ()
 
@@ -36,7 +37,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
     ),
     "kubernetes": (
         Field("kubeconfig", "kubeconfig", "secret_area", "Or paste the kubeconfig (YAML)"),
-        Field("contexts", "Contexts", hint="Comma separated; empty: every context"),
+        Field("contexts", "Contexts", "contexts"),
         Field("in_cluster", "Also watch the cluster OpsSight runs in", "check"),
         ENABLED,
     ),
@@ -99,6 +100,8 @@ def _input(field: Field) -> rx.Component:
             rows="5",
             auto_complete=False,
             spell_check=False,
+            # a pasted kubeconfig: its contexts are offered (parsed on the server)
+            on_blur=ConnectionsState.read_kubeconfig if field.name == "kubeconfig" else None,
             **common,
         )
     return rx.input(
@@ -112,14 +115,19 @@ def _input(field: Field) -> rx.Component:
     )
 
 
-READ_KUBECONFIG = """
+READ_KUBECONFIG = """(() => {
 const file = document.getElementById('kubeconfig-file').files[0];
-if (file) file.text().then((text) => { document.getElementById('conn-kubeconfig').value = text; });
-"""
+if (!file) return '';
+return file.text().then((text) => {
+  document.getElementById('conn-kubeconfig').value = text;
+  return text;
+});
+})()"""
 
 
 def _kubeconfig_file() -> rx.Component:
-    """Reads the chosen file into the kubeconfig field in the browser (sent only on Test/Save)."""
+    """Reads the chosen file into the kubeconfig field in the browser, and sends it to the
+    server for its contexts (it is kept only on Save)."""
     return rx.vstack(
         rx.el.label("Upload a kubeconfig file", html_for="kubeconfig-file"),
         rx.el.input(
@@ -127,15 +135,62 @@ def _kubeconfig_file() -> rx.Component:
             id="kubeconfig-file",
             name="kubeconfig_file",
             accept=".yaml,.yml,.conf,.config,text/yaml,text/plain",
-            on_change=rx.call_script(READ_KUBECONFIG),
+            on_change=rx.call_script(READ_KUBECONFIG, callback=ConnectionsState.read_kubeconfig),
         ),
         spacing="1",
+    )
+
+
+def _contexts() -> rx.Component:
+    """The kubeconfig's contexts to watch: checkboxes, or every context (also those added to
+    the kubeconfig later)."""
+    picker = rx.vstack(
+        rx.checkbox(
+            "Every context, including those added to the kubeconfig later",
+            checked=ConnectionsState.kube_every,
+            on_change=ConnectionsState.pick_every_context,
+            class_name="os-kube-every",
+        ),
+        rx.foreach(
+            ConnectionsState.kube_contexts,
+            lambda name: rx.checkbox(
+                name + rx.cond(name == ConnectionsState.kube_current, " (current-context)", ""),
+                checked=ConnectionsState.kube_every | ConnectionsState.kube_picked.contains(name),
+                disabled=ConnectionsState.kube_every,
+                on_change=lambda picked: ConnectionsState.pick_context(name, picked),
+                class_name="os-kube-context",
+                data_context=name,
+            ),
+        ),
+        spacing="1",
+        padding_left="2px",
+    )
+    return rx.vstack(
+        rx.el.label("Contexts", class_name="os-conn-label"),
+        rx.cond(
+            ConnectionsState.kube_contexts.length() > 0,
+            picker,
+            rx.text(
+                "Upload or paste a kubeconfig: its contexts are listed here to pick.",
+                size="1",
+                color_scheme="gray",
+            ),
+        ),
+        rx.cond(
+            ConnectionsState.kube_error != "",
+            rx.text(ConnectionsState.kube_error, size="2", color_scheme="red", id="kube-error"),
+        ),
+        spacing="1",
+        width="100%",
+        id="kube-contexts",
     )
 
 
 def _row(field: Field) -> rx.Component:
     if field.kind == "check":
         return _input(field)
+    if field.kind == "contexts":
+        return _contexts()
     if field.name == "kubeconfig":
         return rx.vstack(_kubeconfig_file(), _labelled(field), spacing="2", width="100%")
     return _labelled(field)
@@ -237,28 +292,85 @@ def _add_buttons() -> rx.Component:
     )
 
 
+COLUMNS = ("Kind", "Name", "Settings", "Secrets", "State", "Changed", "")
+
+
+def _environment_row(c: rx.Var) -> rx.Component:
+    """A source set by environment variables: read-only, naming its variables."""
+    return rx.table.row(
+        rx.table.cell(c["kind_title"]),
+        rx.table.cell(c["name"], weight="medium"),
+        rx.table.cell(c["summary"]),
+        rx.table.cell(c["secrets"]),
+        rx.table.cell(
+            rx.tooltip(
+                rx.badge("Set by environment", color_scheme="blue", class_name="os-env-badge"),
+                content="Set by " + c["variables"] + ": change them and restart OpsSight",
+            )
+        ),
+        rx.table.cell("at start"),
+        rx.table.cell(
+            rx.text(
+                "Read-only: " + c["variables"],
+                size="1",
+                color_scheme="gray",
+                class_name="os-env-variables",
+            )
+        ),
+        data_kind=c["kind"],
+        data_origin="environment",
+    )
+
+
+def _empty() -> rx.Component:
+    """Nothing saved and nothing set by the environment."""
+    return rx.table.row(
+        rx.table.cell(
+            rx.vstack(
+                rx.text(
+                    rx.cond(
+                        ConnectionsState.demo,
+                        "No connections yet — demo data is shown until a source is connected.",
+                        "No connections yet — demo data is off (OPSSIGHT_DEMO=0), so pages stay "
+                        "empty until a source is connected.",
+                    ),
+                    weight="medium",
+                ),
+                rx.text(
+                    "Add one here (Test connection checks it before you save), or set its "
+                    "OPSSIGHT_* environment variables (see .env.example) and restart.",
+                    size="2",
+                    color_scheme="gray",
+                ),
+                rx.hstack(
+                    *[
+                        rx.button(
+                            f"Connect {KINDS[kind]}",
+                            size="1",
+                            on_click=ConnectionsState.add(kind),
+                        )
+                        for kind in SOURCE_KINDS
+                    ],
+                    wrap="wrap",
+                    spacing="2",
+                ),
+                spacing="2",
+                padding_y="var(--space-2)",
+            ),
+            col_span=len(COLUMNS),
+        ),
+        id="connections-empty",
+    )
+
+
 def saved() -> rx.Component:
     return rx.vstack(
         _add_buttons(),
-        rx.cond(
-            ConnectionsState.environment.length() > 0,
-            rx.callout(
-                "Set by environment variables (they win over what is saved here): "
-                + ConnectionsState.environment.join(", "),
-                icon="info",
-                size="1",
-            ),
-        ),
         rx.table.root(
-            rx.table.header(
-                rx.table.row(
-                    *[
-                        rx.table.column_header_cell(h)
-                        for h in ("Kind", "Name", "Settings", "Secrets", "State", "Changed", "")
-                    ]
-                )
-            ),
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in COLUMNS])),
             rx.table.body(
+                rx.cond(ConnectionsState.nothing_connected, _empty()),
+                rx.foreach(ConnectionsState.environment, _environment_row),
                 rx.foreach(
                     ConnectionsState.saved,
                     lambda c: rx.table.row(
@@ -292,8 +404,9 @@ def saved() -> rx.Component:
                             )
                         ),
                         data_kind=c["kind"],
+                        data_origin="settings",
                     ),
-                )
+                ),
             ),
             width="100%",
             size="1",

@@ -6,12 +6,14 @@ what is saved."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from sqlalchemy import text
 from sqlmodel import Session, select
 
@@ -19,6 +21,7 @@ from opssight import cli
 from opssight.api import create_api
 from opssight.config import get_settings
 from opssight.jobs import runner
+from opssight.logs import redact
 from opssight.models import AuditLog, Connection, ContactPoint, User
 from opssight.schemas.connections import ContactPointForm, KubernetesForm
 from opssight.services import (
@@ -299,3 +302,195 @@ def test_probe_alertmanager_with_auth(session: Session):
     finally:
         server.shutdown()
     assert seen == ["Bearer am-proxy-token", "Bearer nope"]
+
+
+# ---------- what the environment connects, the empty table, kubeconfig contexts ----------
+
+ENV_SECRETS = {
+    "OPSSIGHT_GITHUB_TOKEN": "ghp_environmentTOKEN0123456789abcdef",
+    "OPSSIGHT_GITHUB_WEBHOOK_SECRET": "env-webhook-secret-0123456789",
+    "OPSSIGHT_PROMETHEUS_TOKEN": "prom-env-bearer-0123456789",
+    "OPSSIGHT_ALERTMANAGER_WEBHOOK_TOKEN": "am-env-webhook-token-0123456789",
+    "OPSSIGHT_SMTP_PASSWORD": "smtp-env-password-0123456789",
+    "OPSSIGHT_ANSIBLE_TOKEN": "ansible-env-token-0123456789",
+}
+
+
+def test_sources_set_by_the_environment_are_rows_without_secrets(
+    session: Session, admin: User, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+):
+    from opssight.state.connections import _snapshot
+
+    save_github(session, admin)  # saved, then overridden by the environment's GitHub
+    with KubeReplay() as prod, KubeReplay(token="staging-token") as staging:
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", {"prod": prod, "staging": staging})
+    for name, value in ENV_SECRETS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("OPSSIGHT_GITHUB_REPOS", "octo-org/env-repo")
+    monkeypatch.setenv("OPSSIGHT_KUBECONFIG", str(kubeconfig))
+    monkeypatch.setenv(
+        "OPSSIGHT_PROMETHEUS_URL", "main=https://promuser:prom-pass-0123@prom.example.org:9090"
+    )
+    monkeypatch.setenv("OPSSIGHT_ALERTMANAGER_URL", "https://amuser:am-pass-0123@am.example.org")
+    monkeypatch.setenv("OPSSIGHT_SMTP_HOST", "smtp.example.org")
+    monkeypatch.setenv("OPSSIGHT_SMTP_FROM", "opssight@example.org")
+    reset_caches()
+
+    page = _snapshot(session)
+    rows = {row["kind"]: row for row in page["environment"]}
+    assert list(rows) == ["github", "kubernetes", "prometheus", "alertmanager", "smtp", "ansible"]
+    shown = json.dumps(page)
+    for secret in [*ENV_SECRETS.values(), "prom-pass-0123", "am-pass-0123", "staging-token"]:
+        assert secret not in shown
+    assert rows["github"]["summary"] == (
+        "https://api.github.com · octo-org/env-repo · token · webhooks"
+    )
+    assert rows["github"]["secrets"] == "token ••••, webhook_secret ••••"
+    assert rows["github"]["variables"] == (
+        "OPSSIGHT_GITHUB_TOKEN, OPSSIGHT_GITHUB_REPOS, OPSSIGHT_GITHUB_WEBHOOK_SECRET"
+    )
+    assert rows["kubernetes"]["summary"] == (
+        f"kubeconfig {kubeconfig}: every context (prod, staging)"
+    )
+    assert rows["kubernetes"]["variables"] == "OPSSIGHT_KUBECONFIG"
+    assert rows["prometheus"]["name"] == "main"
+    assert rows["prometheus"]["summary"] == "https://prom.example.org:9090"
+    assert rows["prometheus"]["secrets"] == "basic auth ••••, token ••••"
+    assert rows["alertmanager"]["summary"].startswith("https://[redacted]@am.example.org · ")
+    assert rows["smtp"]["summary"] == "smtp.example.org:587 from opssight@example.org"
+    assert rows["ansible"]["variables"] == "OPSSIGHT_ANSIBLE_TOKEN"
+    [github] = page["saved"]
+    assert github["state"] == "overridden by environment"
+    assert not page["nothing_connected"]
+
+
+def test_a_webhook_secret_alone_is_a_receiving_row(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv(
+        "OPSSIGHT_GITHUB_WEBHOOK_SECRET", ENV_SECRETS["OPSSIGHT_GITHUB_WEBHOOK_SECRET"]
+    )
+    monkeypatch.setenv("OPSSIGHT_KUBECONFIG", "/nowhere/kubeconfig")
+    reset_caches()
+    github, kubernetes = source_config.environment_sources()
+    assert github.summary.startswith("Webhooks only") and github.secrets == ("webhook_secret",)
+    assert github.variables == ("OPSSIGHT_GITHUB_WEBHOOK_SECRET",)
+    assert kubernetes.summary.startswith("kubeconfig /nowhere/kubeconfig (unreadable: ")
+
+
+def test_with_nothing_connected_the_table_says_so(
+    session: Session, admin: User, monkeypatch: pytest.MonkeyPatch
+):
+    from opssight.state.connections import _snapshot
+    from opssight.views.connections import saved
+
+    page = _snapshot(session)
+    assert page["saved"] == [] and page["environment"] == []
+    assert page["nothing_connected"] and page["demo"]
+    rendered = str(saved())
+    assert "No connections yet \\u2014 demo data is shown until a source is connected" in rendered
+    assert "nothing_connected" in rendered and "Connect Kubernetes" in rendered
+    monkeypatch.setenv("OPSSIGHT_DEMO", "0")
+    reset_caches()
+    assert not _snapshot(session)["demo"]
+    form = connections.draft(session, "prometheus", {"name": "p", "url": "http://127.0.0.1:1"})
+    connections.save(session, form, actor=admin)
+    assert not _snapshot(session)["nothing_connected"]
+
+
+def test_the_contexts_of_a_kubeconfig_are_offered(session: Session, admin: User, tmp_path: Path):
+    with KubeReplay() as prod, KubeReplay(token="staging-token") as staging:
+        path = write_kubeconfig(
+            tmp_path / "kubeconfig", {"prod": prod, "staging": staging}, current="staging"
+        )
+    uploaded = path.read_text()
+    found = connections.kubeconfig_contexts(session, uploaded)
+    assert found.names == ["prod", "staging"] and found.current == "staging"
+    form = connections.draft(session, "kubernetes", {"kubeconfig": uploaded, "contexts": ["prod"]})
+    row = connections.save(session, form, actor=admin)
+    saved = connections.kubeconfig_contexts(session, "", row.id)  # editing, nothing re-uploaded
+    assert saved.names == ["prod", "staging"]
+    with pytest.raises(ConnectionsError, match="upload or paste one"):
+        connections.kubeconfig_contexts(session, "  ")
+
+
+def test_an_unreadable_kubeconfig_says_why_and_nothing_in_it_runs(session: Session, tmp_path: Path):
+    with KubeReplay() as replay:
+        path = write_kubeconfig(tmp_path / "kubeconfig", {"replay": replay})
+    config = yaml.safe_load(path.read_text())
+    marker = tmp_path / "ran"
+    config["users"][0]["user"] = {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "command": "sh",
+            "args": ["-c", f"touch {marker}"],
+        }
+    }
+    found = connections.kubeconfig_contexts(session, yaml.safe_dump(config))
+    assert found.names == ["replay"] and not marker.exists()
+    token_line = path.read_text().replace("token:", "token: : [", 1)  # broken YAML there
+    cases = {
+        token_line: "not valid YAML (line ",
+        "\x00\x01binary": "not valid YAML",
+        "just some text": "not a kubeconfig",
+        "contexts: []": "has no contexts",
+        "contexts: [{cluster: x}]": "have no names",
+    }
+    for unreadable, why in cases.items():
+        with pytest.raises(ConnectionsError, match=re.escape(why)) as refused:
+            connections.kubeconfig_contexts(session, unreadable)
+        assert replay.token not in str(refused.value)
+
+
+INLINE = "https://promuser:inline-pass-0123@prom.example.org/"
+
+
+def test_urls_with_inline_credentials_are_refused(session: Session):
+    from opssight.state.connections import _test
+
+    cases = [
+        ("prometheus", {"name": "p", "url": INLINE}, "Basic auth user and password fields"),
+        ("alertmanager", {"url": INLINE, "webhook_token": AM_TOKEN}, "Basic auth user"),
+        ("github", github_values(INLINE), "the token field"),
+    ]
+    for kind, values, hint in cases:
+        with pytest.raises(ConnectionsError, match=hint) as refused:
+            connections.draft(session, kind, values)
+        assert "inline-pass-0123" not in str(refused.value)
+        assert "promuser" not in str(refused.value)
+        with pytest.raises(ConnectionsError) as tested:  # what "Test connection" shows
+            _test(kind, None, values)
+        assert "inline-pass-0123" not in str(tested.value)
+    with pytest.raises(ConnectionsError, match="not an http") as bad:
+        connections.draft(session, "prometheus", {"name": "p", "url": "ftp://u:pw-0123@host"})
+    assert "pw-0123" not in str(bad.value)
+    # a contact point's URL is kept encrypted: credentials in it are its own business
+    ContactPointForm(name="hook", kind="webhook", url="https://u:p@hooks.example.org/x")
+
+
+def test_a_probe_error_never_quotes_credentials(session: Session, tmp_path: Path):
+    with KubeReplay() as replay:
+        path = write_kubeconfig(tmp_path / "kubeconfig", {"replay": replay})
+    config = yaml.safe_load(path.read_text())
+    server = f"http://kubeuser:kube-pass-0123@127.0.0.1:{free_port()}"
+    config["clusters"][0]["cluster"]["server"] = server
+    form = connections.draft(session, "kubernetes", {"kubeconfig": yaml.safe_dump(config)})
+    with pytest.raises(connection_probe.ProbeFailed, match="cannot reach") as failed:
+        connection_probe.probe(form)
+    assert "kube-pass-0123" not in str(failed.value)
+    assert "http://[redacted]@127.0.0.1:" in str(failed.value)
+    assert "kube-pass-0123" not in redact(f"GET {server}/api/v1/nodes failed")
+
+
+def test_a_url_saved_with_credentials_before_is_shown_and_audited_redacted(
+    session: Session, admin: User
+):
+    row = Connection(
+        kind="prometheus", name="old", settings={"url": INLINE.rstrip("/")}, secrets=""
+    )
+    row.secrets = secrets.encrypt({})
+    session.add(row)
+    session.commit()
+    [view] = connections.list_connections(session)
+    assert view.settings["url"] == "https://[redacted]@prom.example.org"
+    connections.set_enabled(session, row.id, False, actor=admin)
+    audit_row = session.exec(select(AuditLog).where(AuditLog.action == "connection.disable")).one()
+    assert "inline-pass-0123" not in json.dumps([audit_row.before, audit_row.after])
