@@ -26,6 +26,7 @@ from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
 from kubernetes.watch.watch import iter_resp_lines
 
+from opssight.schemas.connections import unsafe_kubeconfig_problem
 from opssight.schemas.kubernetes import ClusterState
 
 log = structlog.get_logger(__name__)
@@ -162,6 +163,8 @@ def load_clusters(
     where = (
         "the uploaded kubeconfig" if isinstance(kubeconfig, dict) else f"kubeconfig {kubeconfig}"
     )
+    if isinstance(kubeconfig, dict) and (problem := unsafe_kubeconfig_problem(kubeconfig)):
+        raise KubeError("error", f"{where}: {problem}")  # saved before uploads were checked
     try:
         if isinstance(kubeconfig, dict):
             names = [c["name"] for c in kubeconfig.get("contexts") or []]

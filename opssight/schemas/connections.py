@@ -150,8 +150,50 @@ def read_kubeconfig(kubeconfig: str) -> KubeContexts:
     names = sorted({str(c["name"]) for c in contexts if isinstance(c, dict) and c.get("name")})
     if not names:
         raise ValueError("the kubeconfig's contexts have no names")
+    problem = unsafe_kubeconfig_problem(loaded)
+    if problem:
+        raise ValueError(problem)
     current = loaded.get("current-context")
     return KubeContexts(names=names, current=current if current in names else None)
+
+
+# what the official client would run (``exec``, ``auth-provider`` helpers) or read from this
+# server's disk, given a kubeconfig: fine in the operator's own file, never from a form
+_RUNS = ("exec", "auth-provider")
+_READS = {  # a path on the server → what holds the same inline
+    "client-certificate": "client-certificate-data",
+    "client-key": "client-key-data",
+    "tokenFile": "token",
+    "certificate-authority": "certificate-authority-data",
+}
+
+
+def unsafe_kubeconfig_problem(loaded: dict) -> str | None:
+    """Why an uploaded kubeconfig may not be used, or None. Its credentials must be inline
+    (``token``, ``client-*-data``, ``certificate-authority-data``): a command to run or a path
+    on the server would let whoever fills the form run or read things as OpsSight."""
+    for section, entry_key in (("users", "user"), ("clusters", "cluster")):
+        for entry in loaded.get(section) or []:
+            body = entry.get(entry_key) if isinstance(entry, dict) else None
+            if not isinstance(body, dict):
+                continue
+            name = entry.get("name", "?")
+            runs = [key for key in _RUNS if body.get(key)]
+            if runs:
+                return (
+                    f"the kubeconfig's {entry_key} {name!r} gets its credentials from a helper "
+                    f"({runs[0]}), which OpsSight does not run for an uploaded kubeconfig: use a "
+                    "token or client certificate data (e.g. a ServiceAccount token), or mount "
+                    "the file and set OPSSIGHT_KUBECONFIG"
+                )
+            reads = [key for key in _READS if body.get(key)]
+            if reads:
+                return (
+                    f"the kubeconfig's {entry_key} {name!r} points at a file on the server "
+                    f"({reads[0]}): an uploaded kubeconfig must hold it inline "
+                    f"({_READS[reads[0]]}), or mount the file and set OPSSIGHT_KUBECONFIG"
+                )
+    return None
 
 
 class PrometheusForm(ConnectionForm):

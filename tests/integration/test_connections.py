@@ -20,6 +20,8 @@ from sqlmodel import Session, select
 from opssight import cli
 from opssight.api import create_api
 from opssight.config import get_settings
+from opssight.integrations import kubernetes as kube
+from opssight.integrations.kubernetes import KubeError
 from opssight.jobs import runner
 from opssight.logs import redact
 from opssight.models import AuditLog, Connection, ContactPoint, User
@@ -424,8 +426,9 @@ def test_an_unreadable_kubeconfig_says_why_and_nothing_in_it_runs(session: Sessi
             "args": ["-c", f"touch {marker}"],
         }
     }
-    found = connections.kubeconfig_contexts(session, yaml.safe_dump(config))
-    assert found.names == ["replay"] and not marker.exists()
+    with pytest.raises(ConnectionsError, match=re.escape("from a helper (exec)")):
+        connections.kubeconfig_contexts(session, yaml.safe_dump(config))
+    assert not marker.exists()
     token_line = path.read_text().replace("token:", "token: : [", 1)  # broken YAML there
     cases = {
         token_line: "not valid YAML (line ",
@@ -438,6 +441,50 @@ def test_an_unreadable_kubeconfig_says_why_and_nothing_in_it_runs(session: Sessi
         with pytest.raises(ConnectionsError, match=re.escape(why)) as refused:
             connections.kubeconfig_contexts(session, unreadable)
         assert replay.token not in str(refused.value)
+
+
+def test_an_uploaded_kubeconfig_neither_runs_helpers_nor_reads_server_files(
+    session: Session, tmp_path: Path
+):
+    """Credentials inline only: an exec/auth-provider helper would run a command as OpsSight,
+    a path would read this server's files. Refused on the form, on Test connection, and for a
+    kubeconfig saved before the check (the job's loader refuses it too); OPSSIGHT_KUBECONFIG
+    (the operator's own file) is not limited."""
+    marker = tmp_path / "ran"
+    with KubeReplay() as replay:
+        path = write_kubeconfig(tmp_path / "kubeconfig", {"replay": replay})
+        good = yaml.safe_load(path.read_text())
+        helper = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": "sh",
+                           "args": ["-c", f"touch {marker}"]}}  # fmt: skip
+        unsafe = {
+            "exec": ("users", {"name": "replay", "user": helper}, "helper (exec)"),
+            "auth-provider": (
+                "users",
+                {"name": "replay", "user": {"auth-provider": {"name": "oidc", "config": {}}}},
+                "helper (auth-provider)",
+            ),
+            "tokenFile": (
+                "users",
+                {"name": "replay", "user": {"tokenFile": "/etc/shadow"}},
+                "(tokenFile): an uploaded kubeconfig must hold it inline (token)",
+            ),
+            "certificate-authority": (
+                "clusters",
+                {"name": "replay", "cluster": {"server": replay.url,
+                                               "certificate-authority": "/etc/ssl/private/k"}},
+                "(certificate-authority-data)",
+            ),
+        }  # fmt: skip
+        for section, entry, why in unsafe.values():
+            config = {**good, section: [entry]}
+            text = yaml.safe_dump(config)
+            with pytest.raises(ConnectionsError, match=re.escape(why)):
+                connections.draft(session, "kubernetes", {"kubeconfig": text})
+            with pytest.raises(KubeError, match=re.escape(why)):
+                kube.load_clusters(config)  # as saved before uploads were checked
+        assert not marker.exists()
+        assert kube.load_clusters(good)[0].error is None
+        assert kube.load_clusters(str(path))[0].error is None
 
 
 INLINE = "https://promuser:inline-pass-0123@prom.example.org/"
