@@ -1,5 +1,6 @@
-"""OpsSight's HTTP API (``create_api``) served by granian in a process of its own, on a free
-port, for clients that live outside the test process (ansible-playbook and its callback)."""
+"""OpsSight's HTTP API (``create_api``; or the whole app, to watch its start) served by granian
+in a process of its own, on a free port, for clients that live outside the test process
+(ansible-playbook and its callback)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,10 @@ GRANIAN = Path(sys.executable).parent / "granian"
 class ApiServer:
     """Start, stop and start again on the same port (a test takes OpsSight down and back)."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], log: Path, app: str = "opssight.api:create_api", workers: int = 1
+    ) -> None:
+        self.app, self.workers = app, workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("OPSSIGHT_")} | env
@@ -31,7 +35,7 @@ class ApiServer:
         with self.log.open("a") as out:
             self.process = subprocess.Popen(
                 [str(GRANIAN), "--interface", "asgi", "--factory", "--host", "127.0.0.1",
-                 "--port", str(self.port), "--workers", "1", "opssight.api:create_api"],
+                 "--port", str(self.port), "--workers", str(self.workers), self.app],
                 cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )  # fmt: skip

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, NamedTuple
 
 import structlog
 from sqlalchemy.exc import IntegrityError
 
-from opssight import db, tracing
+from opssight import db, routes, tracing
 from opssight.config import Settings, get_settings
 from opssight.demo import alerts as demo_alerts
 from opssight.demo import ansible as demo_ansible
@@ -29,6 +30,7 @@ from opssight.services import (
     source_config,
 )
 from opssight.services.alerting import evaluator, history, notify
+from opssight.services.auth import first_admin
 from opssight.services.auth.passwords import bootstrap_admin
 from opssight.services.automation import ingest as automation_ingest
 from opssight.services.clusters import forget_demo as forget_demo_clusters
@@ -126,17 +128,33 @@ async def run_periodic(job: Job) -> None:
     await lead(job.name, passes)
 
 
+def _sign_in_url(settings: Settings) -> str:
+    """The public URL when one is set, else this machine's port."""
+    explicit = "public_url" in settings.model_fields_set
+    base = settings.public_url if explicit else f"http://localhost:{settings.port}"
+    return f"{base}{routes.LOGIN.path}"
+
+
 def _prepare() -> None:
     db.run_migrations()
     settings = get_settings()
-    if settings.admin_password is not None:
-        with contextlib.suppress(IntegrityError), db.session_scope() as session:
-            # several workers start at once: the first one's insert wins, the others see it
+    created = None
+    # several workers start at once: the first one's insert wins, the others see it
+    with contextlib.suppress(IntegrityError), db.session_scope() as session:
+        if settings.admin_password is not None:
             bootstrap_admin(
                 session,
                 login=settings.admin_login,
                 password=settings.admin_password.get_secret_value(),
             )
+        else:  # while no one can administer, an admin with a random password, shown once
+            created = first_admin.create(
+                session, login=settings.admin_login, data_dir=settings.data_dir
+            )
+    if created is not None:  # on the console only: never in the structured log
+        print(
+            first_admin.announcement(created, _sign_in_url(settings)), file=sys.stderr, flush=True
+        )
 
 
 def _load() -> SourceConfig:

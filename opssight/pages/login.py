@@ -60,6 +60,15 @@ def login() -> rx.Component:
                     ),
                 ),
                 rx.cond(
+                    LoginState.first_start_hint != "",
+                    rx.callout(
+                        LoginState.first_start_hint,
+                        icon="key-round",
+                        class_name="os-first-start",
+                        width="100%",
+                    ),
+                ),
+                rx.cond(
                     LoginState.github,
                     rx.vstack(
                         rx.el.form(

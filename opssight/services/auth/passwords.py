@@ -44,15 +44,22 @@ def check_password(password: str, hashed: str | None) -> bool:
     return valid and hashed is not None
 
 
-def bootstrap_admin(session: Session, *, login: str, password: str) -> User | None:
-    """Create the local admin on first start; an existing account is left as it is."""
-    if session.exec(select(User).where(User.login == login)).first() is not None:
-        return None
+def create_admin(session: Session, *, login: str, password: str) -> User:
+    """A local admin account, committed: a concurrent insert of ``login`` raises
+    ``IntegrityError`` here."""
     admin = User(login=login, name="Administrator", role="admin")
     admin.password_hash = hash_password(password)
     session.add(admin)
     session.commit()
     session.refresh(admin)
+    return admin
+
+
+def bootstrap_admin(session: Session, *, login: str, password: str) -> User | None:
+    """Create the local admin on first start; an existing account is left as it is."""
+    if session.exec(select(User).where(User.login == login)).first() is not None:
+        return None
+    admin = create_admin(session, login=login, password=password)
     log.info("auth.admin_bootstrapped", login=login)
     return admin
 
