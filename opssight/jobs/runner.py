@@ -22,6 +22,7 @@ from opssight.jobs import github as github_job
 from opssight.jobs import kubernetes as kubernetes_job
 from opssight.jobs.leader import lead
 from opssight.services import (
+    demo_repositories,
     dora_links,
     history_retention,
     ingest_writer,
@@ -167,6 +168,7 @@ def _load() -> SourceConfig:
             forget_demo_clusters(session)
             history.forget_source(session, demo_alerts.SOURCE)
             automation_ingest.forget_demo(session)
+            demo_repositories.forget_demo(session, config.github)
     return config
 
 
