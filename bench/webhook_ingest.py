@@ -15,11 +15,14 @@ the commit. It prints deliveries/s, p50/p99, the durable/verify+parse ratio, the
 spent per delivery (and what the rest of the machine used meanwhile), the average batch per
 commit, and checks the database holds exactly the acknowledged deliveries and one run each.
 
-The client is aiohttp: httpx spends ~1 ms of client CPU per 20 KB POST here and would cap the
-run at ~900/s (``--client httpx`` to see it).
+The client writes each request as prepared bytes on its keep-alive socket and reads the answer by
+its Content-Length, as wrk does (~60 µs of client CPU per delivery here): on a 2-core machine the
+client shares the cores with the server and PostgreSQL, so a costly client lowers every figure.
+``--client aiohttp`` (~200 µs per delivery) and ``--client httpx`` (~1 ms, capping at ~900/s)
+show the difference.
 
     .venv/bin/python bench/webhook_ingest.py [--requests 4000] [--levels 2,8,32] [--rounds 3]
-        [--pg postgresql://postgres@127.0.0.1:5432/postgres] [--lanes N] [--client httpx]
+        [--pg postgresql://postgres@127.0.0.1:5432/postgres] [--lanes N] [--client raw|aiohttp|httpx]
         [--rate-limit N]
 """
 
@@ -82,7 +85,8 @@ def bench_app():
     async def stats() -> JSONResponse:
         writer = ingest_writer.get_writer()
         names = ("batches", "committed", "busy_seconds")
-        return JSONResponse({name: getattr(writer, name, 0) for name in names})
+        stats = {name: getattr(writer, name, 0) for name in names}
+        return JSONResponse({**stats, "loop": type(asyncio.get_running_loop()).__module__})
 
     # mounted as the webhook route is (plain routes, matched first): the three routes differ
     # only in what they do
@@ -123,7 +127,7 @@ def requests_for(bodies: list[bytes], first_run: int, count: int, tag: str) -> l
 
 
 async def drive(
-    base: str, path: str, senders: int, requests: list[tuple], client: str = "aiohttp"
+    base: str, path: str, senders: int, requests: list[tuple], client: str = "raw"
 ) -> Run:
     """Send every request from ``senders`` concurrent senders (one keep-alive connection each)."""
     latencies: list[float] = []
@@ -146,13 +150,43 @@ async def drive(
             return False
         return True
 
-    if client == "aiohttp":
+    if client == "raw":  # prepared request bytes, answers read by Content-Length (as wrk)
+        url = httpx.URL(base)
+        pool: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+        for _ in range(senders):
+            pool.put_nowait(await asyncio.open_connection(url.host, url.port))
+        prefix = (
+            f"POST {path} HTTP/1.1\r\nHost: {url.host}:{url.port}\r\n"
+            "Content-Type: application/json\r\nX-GitHub-Event: workflow_run\r\n"
+        )
+
+        async def post(delivery_id: str, body: bytes, signature: str) -> bool:
+            reader, writer = await pool.get()
+            try:
+                writer.write(
+                    f"{prefix}X-GitHub-Delivery: {delivery_id}\r\nX-Hub-Signature-256: "
+                    f"{signature}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                return check(int(head[9:12]), (await reader.readexactly(length)).decode())
+            finally:
+                pool.put_nowait((reader, writer))
+
+        async def close() -> None:
+            while not pool.empty():
+                pool.get_nowait()[1].close()
+
+    elif client == "aiohttp":
         connector = aiohttp.TCPConnector(limit=senders)
         session = aiohttp.ClientSession(base, connector=connector)
 
         async def post(delivery_id: str, body: bytes, signature: str) -> bool:
             async with session.post(path, data=body, headers=headers(delivery_id, signature)) as r:
                 return check(r.status, await r.text())
+
+        close = session.close
 
     else:
         limits = httpx.Limits(max_connections=senders, max_keepalive_connections=senders)
@@ -161,6 +195,8 @@ async def drive(
         async def post(delivery_id: str, body: bytes, signature: str) -> bool:
             r = await session.post(path, content=body, headers=headers(delivery_id, signature))
             return check(r.status_code, r.text)
+
+        close = session.aclose
 
     async def sender() -> None:
         for delivery_id, body, signature in pending:
@@ -174,7 +210,7 @@ async def drive(
         await asyncio.gather(*(sender() for _ in range(senders)))
         elapsed = time.perf_counter() - started
     finally:
-        await (session.close() if client == "aiohttp" else session.aclose())
+        await close()
     return Run(elapsed, latencies, acknowledged, errors)
 
 
@@ -295,9 +331,10 @@ def main() -> None:
     parser.add_argument("--levels", default="2,8,32")
     parser.add_argument(
         "--client",
-        choices=("aiohttp", "httpx"),
-        default="aiohttp",
-        help="httpx spends ~1 ms of client CPU per 20 KB POST here (it caps at ~900/s)",
+        choices=("raw", "aiohttp", "httpx"),
+        default="raw",
+        help="raw: prepared bytes on keep-alive sockets (as wrk); aiohttp spends ~200 µs of "
+        "client CPU per delivery here, httpx ~1 ms (it caps at ~900/s)",
     )
     parser.add_argument(
         "--pg",
@@ -337,8 +374,10 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         bodies = templates()
         sizes = sorted(len(b) for b in bodies)
+        loop = httpx.get(f"{base}/bench/stats").json()["loop"]
         print(
-            f"one granian worker, {os.cpu_count()} cores shared with PostgreSQL and this client; "
+            f"one granian worker ({loop} event loop), {os.cpu_count()} cores shared with "
+            f"PostgreSQL and this {args.client} client; "
             f"{len(bodies)} recorded workflow_run payloads of {sizes[0] / 1024:.1f}-"
             f"{sizes[-1] / 1024:.1f} KB; {args.requests // args.rounds * args.rounds} deliveries"
             f" per route and level in {args.rounds} interleaved rounds"
