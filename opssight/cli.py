@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import sys
 from pathlib import Path
@@ -15,6 +16,8 @@ from opssight.ansible import callback_path
 from opssight.config import ConfigError, Settings, get_settings
 from opssight.db import PROJECT_ROOT
 from opssight.services import connections
+from opssight.services.auth import password_change
+from opssight.services.auth.passwords import PasswordRefused
 from opssight.services.secrets import SecretKeyError
 
 
@@ -92,6 +95,31 @@ def rotate_secrets() -> None:
     print(f"opssight: {count} saved secrets re-encrypted under OPSSIGHT_SECRET_KEY")
 
 
+def _new_password(login: str) -> str:
+    """Asked twice at a terminal; else the first line of stdin. Never from the command line."""
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"New password for {login}: ")
+        if getpass.getpass("Again: ") != password:
+            fail("the two passwords differ; nothing was changed")
+        return password
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        fail("no password on stdin; nothing was changed")
+    return password
+
+
+def set_password(login: str) -> None:
+    preflight()
+    db.run_migrations()
+    password = _new_password(login)
+    try:
+        with db.session_scope() as session:
+            ended = password_change.reset(session, login=login, new=password)
+    except PasswordRefused as exc:
+        fail(f"{exc} Nothing was changed.")
+    print(f"opssight: new password set for {login}; sessions ended: {ended}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="opssight")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -109,11 +137,19 @@ def main(argv: list[str] | None = None) -> None:
         help="re-encrypt saved secrets under OPSSIGHT_SECRET_KEY "
         "(the former key in OPSSIGHT_SECRET_KEY_PREVIOUS)",
     )
+    password_parser = sub.add_parser(
+        "set-password",
+        help="set a local account's password (asked for, or the first line of stdin), "
+        "ending its sessions",
+    )
+    password_parser.add_argument("login", help="the account, e.g. admin")
     args = parser.parse_args(argv)
     if args.command == "ansible-callback-path":
         print(callback_path())
     elif args.command == "rotate-secrets":
         rotate_secrets()
+    elif args.command == "set-password":
+        set_password(args.login)
     elif args.command == "run":
         run(args.port, args.host)
     else:

@@ -1,6 +1,6 @@
-"""structlog JSON logs with request ids; cookies, tokens, private keys and the passwords of
-``scheme://user:password@host`` URLs are redacted from every record (``redact`` also cleans
-text shown in pages, e.g. a connection test's error)."""
+"""structlog JSON logs with request ids; cookies, tokens, private keys, password form fields and
+the passwords of ``scheme://user:password@host`` URLs are redacted from every record (``redact``
+also cleans text shown in pages, e.g. a connection test's error)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,11 @@ REDACTIONS = [
             r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S
         ),
         "[redacted-private-key]",
+    ),
+    # a form's password fields, as an event's payload shows them (current_password: '...')
+    (
+        re.compile(r"(?i)(password['\"]?\s*[:=]\s*)(['\"])(?:\\.|(?!\2)[^\n])*\2?"),
+        r"\1\2[redacted]\2",
     ),
     # URLs with inline credentials (user:password@): the scheme and host stay readable
     (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s'\"<>:]*:[^/?#\s'\"<>]*@"), r"\1[redacted]@"),

@@ -24,6 +24,7 @@ AUTOMATION = Route("/automation", "Automation", "bot")
 AUTOMATION_HOSTS = Route("/automation/hosts", "Ansible hosts", "server")  # from Automation
 TIMELINE = Route("/timeline", "Timeline", "history")
 SETTINGS = Route("/settings", "Settings", "settings", "Manage")
+PASSWORD = Route("/settings/password", "Change password", "key-round", "Manage")  # user menu
 CONNECTIONS = Route("/settings/connections", "Connections", "plug", "Manage", admin_only=True)
 ADMIN = Route("/admin", "Admin", "shield", "Manage", admin_only=True)
 AUDIT = Route("/audit", "Audit log", "scroll-text", "Manage", admin_only=True)

@@ -1,4 +1,5 @@
-"""``/settings``: appearance (theme variant, color mode, accent hue) with live previews."""
+"""``/settings``: appearance (theme variant, color mode, accent hue) with live previews, and
+where a local account changes its password."""
 
 import reflex as rx
 
@@ -9,8 +10,8 @@ from opssight.state.shell import ShellState
 from opssight.templates.shell import page
 
 
-def _admin_link(title: str, text: str, button: str, href: str) -> rx.Component:
-    """A panel pointing admins at where a setting is managed."""
+def _link_panel(title: str, text: str, button: str, href: str) -> rx.Component:
+    """A panel pointing at where a setting is managed."""
     return panel(
         rx.hstack(
             rx.vstack(
@@ -48,23 +49,32 @@ def settings() -> rx.Component:
         ),
         variant_previews(),
         rx.cond(
+            ShellState.local_password,
+            _link_panel(
+                "Password",
+                "Change the password you sign in with; your other sessions end.",
+                "Change password",
+                routes.PASSWORD.path,
+            ),
+        ),
+        rx.cond(
             ShellState.is_admin,
             rx.vstack(
-                _admin_link(
+                _link_panel(
                     "Connections",
                     "GitHub, Kubernetes, Prometheus, Alertmanager, email and contact points: add "
                     "them, test them, and see what is set by environment.",
                     "Open Connections",
                     routes.CONNECTIONS.path,
                 ),
-                _admin_link(
+                _link_panel(
                     "Services",
                     "Map repositories, Kubernetes namespaces or workloads and Ansible inventory "
                     "groups to services: each service gets its change timeline.",
                     "Map services",
                     routes.TIMELINE.path,
                 ),
-                _admin_link(
+                _link_panel(
                     "History retention",
                     "How many months of workflow jobs, alert changes, Kubernetes events and "
                     "restarts, Ansible results and connector checks are kept (weekly roll-ups "

@@ -14,17 +14,21 @@ from opssight.models import AuditLog, User
 def record(
     session: Session,
     *,
-    actor: User,
+    actor: User | str,
     action: str,
     target_type: str,
     target_id: str,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
 ) -> AuditLog:
-    """Add the row to the caller's transaction (committed with the change it describes)."""
+    """Add the row to the caller's transaction (committed with the change it describes).
+
+    ``actor`` is a person, or what acted without an account (a command run on the server).
+    """
+    person = actor if isinstance(actor, User) else None
     entry = AuditLog(
-        actor_id=actor.id,
-        actor_login=actor.login,
+        actor_id=person.id if person else None,
+        actor_login=person.login if person else actor,
         action=action,
         target_type=target_type,
         target_id=target_id,

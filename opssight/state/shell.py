@@ -18,6 +18,7 @@ class ShellState(rx.State):
     avatar_url: str = ""
     role: str = ""
     is_admin: bool = False
+    local_password: bool = False  # the account has an OpsSight password (GitHub-only ones don't)
     demo: bool = False
 
     @rx.event
@@ -32,6 +33,7 @@ class ShellState(rx.State):
         self.avatar_url = (user.avatar_url or "") if user else ""
         self.role = user.role if user else ""
         self.is_admin = user is not None and "admin" in permissions_for(user.role)
+        self.local_password = user is not None and user.password_hash is not None
         if who is None:
             return rx.redirect(sign_in_url(self))
         return None

@@ -13,7 +13,7 @@ import reflex as rx
 
 from opssight.components.status import demo_badge
 from opssight.components.theme_picker import mode_switch, variant_select
-from opssight.routes import SIDEBAR, Route
+from opssight.routes import PASSWORD, SIDEBAR, Route
 from opssight.state.account import AccountState
 from opssight.state.live import LiveState
 from opssight.state.shell import ShellState
@@ -96,6 +96,10 @@ def user_menu() -> rx.Component:
                     rx.menu.item(f"@{ShellState.login} · {ShellState.role}", disabled=True),
                     rx.menu.separator(),
                     rx.menu.item("Settings", on_click=rx.redirect("/settings")),
+                    rx.cond(
+                        ShellState.local_password,
+                        rx.menu.item("Change password", on_click=rx.redirect(PASSWORD.path)),
+                    ),
                     rx.menu.item(
                         rx.el.button("Sign out", type="submit", form=SIGN_OUT_FORM),
                         as_child=True,

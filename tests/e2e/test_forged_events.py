@@ -137,6 +137,7 @@ def test_the_protected_handlers_are_found() -> None:
     """The enumeration sees what exists today (so an empty walk cannot pass everything)."""
     names = {str(h) for h in HANDLERS}
     assert {"AdminState.set_role", "AuditState.load", "AccountState.sign_out_everywhere"} <= names
+    assert "AccountState.change_password" in names
     assert {"DoraState.load", "PipelinesState.load", "OverviewState.load"} <= names
     assert {"LiveState.start"} <= names
     assert len([h for h in HANDLERS if h.permission == "admin"]) >= 15

@@ -1,4 +1,5 @@
-"""``opssight run`` / ``opssight migrate`` as a person runs them: a subprocess, a clean env."""
+"""``opssight run`` / ``migrate`` / ``set-password`` as a person runs them: a subprocess, a clean
+env."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from sqlalchemy import create_engine, inspect
 from sqlmodel import SQLModel
 
 import opssight.models  # noqa: F401  (every table on SQLModel.metadata)
+from opssight import db
+from opssight.services.auth import passwords, sessions
 from tests.support import free_port
 
 
@@ -105,3 +108,50 @@ def test_unknown_command_is_a_usage_error(tmp_path: Path) -> None:
     result = opssight_cli(tmp_path, "serve")
     assert result.returncode == 2
     assert "usage: opssight" in result.stderr
+
+
+def set_password(tmp_path: Path, login: str, stdin: str, url: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "opssight.cli", "set-password", login],
+        cwd=tmp_path,
+        env=clean_env(tmp_path, DATABASE_URL=url),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_set_password_from_stdin_then_it_signs_in(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert opssight_cli(tmp_path, "migrate", DATABASE_URL=url).returncode == 0
+    with db.session_scope(url) as session:
+        admin = passwords.create_admin(session, login="admin", password="the lost one")
+        token = sessions.issue(session, user=admin)
+
+    weak = set_password(tmp_path, "admin", "too short\n", url)
+    assert_one_line_naming(weak, "at least 12 characters")
+    result = set_password(tmp_path, "admin", "a new admin passphrase\n", url)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == (
+        "opssight: new password set for admin; sessions ended: 1"
+    )
+    assert "a new admin passphrase" not in result.stdout + result.stderr
+    with db.session_scope(url) as session:  # the real sign-in check, and the old session ended
+        signed_in = passwords.authenticate(
+            session, login="admin", password="a new admin passphrase", ip="::1"
+        )
+        assert signed_in.id == admin.id
+        with pytest.raises(passwords.LoginRefused):
+            passwords.authenticate(session, login="admin", password="the lost one", ip="::1")
+        assert sessions.resolve(session, token) is None
+    db.get_engine(url).dispose()
+
+
+def test_set_password_refuses_an_unknown_login_and_an_empty_stdin(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert_one_line_naming(
+        set_password(tmp_path, "nobody", "a new admin passphrase\n", url), "'nobody'"
+    )
+    assert_one_line_naming(set_password(tmp_path, "admin", "", url), "no password on stdin")

@@ -40,6 +40,8 @@ JWT = (
             "MIIEow",
         ),
         ("-----BEGIN PRIVATE KEY-----\nMIIEvQ (cut short)", "MIIEvQ"),
+        ("payload={'form': {'current_password': 'it\\'s old'}}", "s old"),
+        ('{"new_password": "n3w \\"secret\\" pass", "login": "alice"}', "secret"),
     ],
 )
 def test_redact_removes_secrets(text: str, secret: str) -> None:

@@ -1,8 +1,9 @@
 """The first admin when no one can administer and ``OPSSIGHT_ADMIN_PASSWORD`` is unset.
 
 A random password is hashed like any local account's, shown once when the server starts, and
-kept in ``<data_dir>/initial-admin-password`` (owner-only) so it can be found later. Of several
-workers starting at once, the one whose insert commits first is the only one to write and show it.
+kept in ``<data_dir>/initial-admin-password`` (owner-only) so it can be found later, until that
+admin's password is changed. Of several workers starting at once, the one whose insert commits
+first is the only one to write and show it.
 """
 
 from __future__ import annotations
@@ -100,3 +101,21 @@ def unclaimed_file(session: Session, *, login: str, data_dir: Path) -> Path | No
         return None
     admin = session.exec(select(User).where(User.login == login)).first()
     return path if admin is not None and admin.last_login_at is None else None
+
+
+def retire_file(*, login: str, admin_login: str, data_dir: Path) -> Path | None:
+    """Once the admin ``admin_login`` has a new password, its saved first-start password no
+    longer signs in: delete the file (so the sign-in page stops pointing at it). The path
+    deleted, or None."""
+    if login != admin_login:
+        return None
+    path = password_file(data_dir)
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        log.warning("auth.admin_password_not_removed", path=str(path), error=str(exc))
+        return None
+    log.info("auth.admin_password_file_removed", path=str(path))
+    return path

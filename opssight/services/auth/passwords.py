@@ -1,4 +1,5 @@
-"""Local accounts: bcrypt hashes, the bootstrap admin, and sign-in with a password.
+"""Local accounts: bcrypt hashes, the bootstrap admin, sign-in with a password, and what a new
+password must be.
 
 Passwords are SHA-256'd before bcrypt (bcrypt reads only 72 bytes), base64 so no NUL byte
 reaches it. An unknown login still costs one bcrypt check, so timing does not reveal accounts.
@@ -19,6 +20,7 @@ from opssight.services.auth import throttle
 log = structlog.get_logger(__name__)
 
 MAX_PASSWORD_LENGTH = 1024
+MIN_PASSWORD_LENGTH = 12
 _DUMMY_HASH = bcrypt.hashpw(b"opssight-dummy", bcrypt.gensalt()).decode()
 
 
@@ -28,6 +30,14 @@ class LoginRefused(Exception):
     def __init__(self, reason: str, retry_after: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.retry_after = retry_after
+
+
+class PasswordRefused(ValueError):
+    """A password change refused; the message says why (shown as it is in the form and CLI)."""
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
         self.retry_after = retry_after
 
 
@@ -42,6 +52,21 @@ def hash_password(password: str) -> str:
 def check_password(password: str, hashed: str | None) -> bool:
     valid = bcrypt.checkpw(_prepared(password), (hashed or _DUMMY_HASH).encode())
     return valid and hashed is not None
+
+
+def check_new_password(user: User, password: str) -> None:
+    """``PasswordRefused`` unless ``password`` may become ``user``'s: long enough, and neither
+    their login nor their current password."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise PasswordRefused(f"The new password needs at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise PasswordRefused(
+            f"The new password may have at most {MAX_PASSWORD_LENGTH} characters."
+        )
+    if password.strip().casefold() == user.login.casefold():
+        raise PasswordRefused("The new password must not be the login.")
+    if user.password_hash is not None and check_password(password, user.password_hash):
+        raise PasswordRefused("The new password must differ from the current one.")
 
 
 def create_admin(session: Session, *, login: str, password: str) -> User:

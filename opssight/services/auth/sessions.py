@@ -142,15 +142,25 @@ def revoke(session: Session, session_id: str) -> UserSession | None:
 
 def revoke_all(session: Session, user: User) -> int:
     """Sign ``user`` out everywhere: every token ever issued to them stops resolving."""
-    now = utcnow()
     user.token_version += 1
-    rows = session.exec(
-        select(UserSession).where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
-    ).all()
+    session.add(user)
+    ended = end_sessions(session, user)
+    session.commit()
+    return ended
+
+
+def end_sessions(session: Session, user: User, *, keep: str | None = None) -> int:
+    """Revoke ``user``'s sessions but ``keep`` (by id), in the caller's transaction; how many."""
+    query = select(UserSession).where(
+        UserSession.user_id == user.id, UserSession.revoked_at.is_(None)
+    )
+    if keep is not None:
+        query = query.where(UserSession.id != keep)
+    rows = session.exec(query).all()
+    now = utcnow()
     for row in rows:
         row.revoked_at = now
-    session.add_all([user, *rows])
-    session.commit()
+    session.add_all(rows)
     return len(rows)
 
 
