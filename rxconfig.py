@@ -10,6 +10,7 @@ config = rx.Config(
     app_name="opssight",
     redis_url=settings.redis_url,
     telemetry_enabled=False,
+    trusted_proxy_hops=settings.proxy_hops,  # the websocket's client_ip, as the API's limits
     show_built_with_reflex=False,
     cors_allowed_origins=[
         settings.public_url,

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from opssight import db
 from opssight.api.deps import Caller, require_permission
+from opssight.api.limits import client_address
 from opssight.config import get_settings
 from opssight.models import User
 from opssight.services.auth import github_login, passwords, sessions
@@ -35,7 +36,7 @@ STATUS = {"credentials": 401, "disabled": 403, "throttled": 429, "origin": 403}
 
 def _client(request: Request) -> sessions.Client:
     return sessions.Client(
-        ip=request.client.host if request.client else None,
+        ip=client_address(request.scope, get_settings().proxy_hops) if request.client else None,
         user_agent=request.headers.get("user-agent"),
     )
 

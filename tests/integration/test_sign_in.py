@@ -380,6 +380,28 @@ async def test_failed_attempts_are_rate_limited_per_ip(
     assert len(stored(database_url, LoginFailure)) == throttle.PER_IP
 
 
+async def test_behind_a_proxy_failures_count_per_forwarded_address(
+    database_url: str, admin: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With OPSSIGHT_PROXY_HOPS=1 the address the proxy saw is the client: one guesser is
+    throttled, not everyone behind the same proxy; the session records that address too."""
+    monkeypatch.setenv("OPSSIGHT_PROXY_HOPS", "1")
+    reset_caches()
+    transport = httpx.ASGITransport(app=create_api())
+    async with httpx.AsyncClient(transport=transport, base_url=APP) as behind_proxy:
+        guesser = {"x-forwarded-for": "198.51.100.1, 203.0.113.7"}  # the first hop is forged
+        for n in range(throttle.PER_IP):
+            await post_login(behind_proxy, "wrong", login=f"guess-{n}", headers=guesser)
+        assert {f.ip for f in stored(database_url, LoginFailure)} == {"203.0.113.7"}
+        throttled = await post_login(behind_proxy, "correct horse battery", headers=guesser)
+        assert_refused(throttled, "throttled")
+        other = {"x-forwarded-for": "192.0.2.44"}
+        assert (
+            await post_login(behind_proxy, "correct horse battery", headers=other)
+        ).status_code == 303
+    assert [s.ip for s in stored(database_url, UserSession)] == ["192.0.2.44"]
+
+
 async def test_a_success_forgives_the_account(
     database_url: str, admin: User, app: httpx.AsyncClient
 ) -> None:
