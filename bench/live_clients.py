@@ -34,6 +34,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -317,6 +318,7 @@ def main() -> None:
     )  # fmt: skip
     server = None
     log = Path(f"/tmp/opssight-bench-live-{os.getpid()}.log")
+    data_dir = tempfile.mkdtemp(prefix="opssight-bench-live-")  # the scratch admin's password
     opssight = {
         "OPSSIGHT_DATABASE_URL": database_url,
         "OPSSIGHT_REDIS_URL": redis_url,
@@ -325,6 +327,7 @@ def main() -> None:
         "OPSSIGHT_DEMO": "0",
         "OPSSIGHT_PORT": str(port),
         "OPSSIGHT_LOG_LEVEL": "WARNING",
+        "OPSSIGHT_DATA_DIR": data_dir,
     }
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPSSIGHT_")}
     env.update(opssight)
@@ -352,6 +355,7 @@ def main() -> None:
             stop(server)
         redis_server.terminate()
         redis_server.wait()
+        shutil.rmtree(data_dir, ignore_errors=True)
         db.get_engine(database_url).dispose()
         with psycopg.connect(admin_conninfo, autocommit=True) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import plotly.graph_objects as go
 import reflex as rx
@@ -20,7 +20,7 @@ from opssight import db
 from opssight.config import get_settings
 from opssight.models import Repository
 from opssight.services import cache, dora
-from opssight.state.charts import Rows, frozen, styled, thawed
+from opssight.state.charts import Rows, frozen, plotted, styled, thawed
 from opssight.state.formatting import duration, when
 from opssight.state.inputs import ALL, single
 from opssight.state.live import live_view
@@ -263,12 +263,12 @@ class DoraState(rx.State):
         self.drill, self.rows = "", []
 
     @rx.var
-    def trend_figure(self) -> go.Figure:
+    def trend_figure(self) -> dict[str, Any]:
         return _trend_figure(frozen(self.trends))
 
 
 @lru_cache(maxsize=64)
-def _trend_figure(trends: Rows) -> go.Figure:
+def _trend_figure(trends: Rows) -> dict[str, Any]:
     """The four trends, one chart each (one figure per process and rows)."""
     rows = thawed(trends)
     series = list(dict.fromkeys(p["series"] for p in rows))
@@ -285,11 +285,7 @@ def _trend_figure(trends: Rows) -> go.Figure:
             row=index // 2 + 1,
             col=index % 2 + 1,
         )
-    return styled(
-        figure,
-        height=480,
-        margin={"l": 40, "r": 20, "t": 40, "b": 30},
-    )
+    return plotted(styled(figure, height=480, margin={"l": 40, "r": 20, "t": 40, "b": 30}))
 
 
 def _plain(value: object) -> str:

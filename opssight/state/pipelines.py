@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import plotly.graph_objects as go
 import reflex as rx
@@ -18,7 +18,7 @@ from opssight import db
 from opssight.models import ConnectorStatus
 from opssight.services import cache
 from opssight.services import pipeline_queries as q
-from opssight.state.charts import Rows, frozen, styled, thawed
+from opssight.state.charts import Rows, frozen, plotted, styled, thawed
 from opssight.state.formatting import duration, percent, when
 from opssight.state.inputs import ALL, single
 from opssight.state.live import live_view
@@ -345,18 +345,18 @@ class PipelinesState(rx.State):
         self._apply_detail(None)
 
     @rx.var
-    def trend_figure(self) -> go.Figure:
+    def trend_figure(self) -> dict[str, Any]:
         """Weekly p50 duration and success rate per workflow."""
         return _trend_figure(frozen(self.weekly))
 
     @rx.var
-    def timeline_figure(self) -> go.Figure:
+    def timeline_figure(self) -> dict[str, Any]:
         """The selected run's jobs and steps as a timeline (one bar per job and step)."""
         return _timeline_figure(frozen(self.jobs), frozen(self.steps))
 
 
 @lru_cache(maxsize=64)
-def _trend_figure(weekly: Rows) -> go.Figure:
+def _trend_figure(weekly: Rows) -> dict[str, Any]:
     """Weekly p50 duration and success rate per workflow (one figure per process and rows)."""
     figure = go.Figure()
     by_workflow: dict[str, list[dict[str, str]]] = {}
@@ -383,18 +383,20 @@ def _trend_figure(weekly: Rows) -> go.Figure:
                 line={"dash": "dot"},
             )
         )
-    return styled(
-        figure,
-        height=320,
-        margin={"l": 40, "r": 40, "t": 10, "b": 40},
-        yaxis={"title": "p50 duration (min)", "rangemode": "tozero"},
-        yaxis2={"title": "success %", "overlaying": "y", "side": "right", "range": [0, 105]},
-        legend={"orientation": "h"},
+    return plotted(
+        styled(
+            figure,
+            height=320,
+            margin={"l": 40, "r": 40, "t": 10, "b": 40},
+            yaxis={"title": "p50 duration (min)", "rangemode": "tozero"},
+            yaxis2={"title": "success %", "overlaying": "y", "side": "right", "range": [0, 105]},
+            legend={"orientation": "h"},
+        )
     )
 
 
 @lru_cache(maxsize=64)
-def _timeline_figure(jobs: Rows, steps: Rows) -> go.Figure:
+def _timeline_figure(jobs: Rows, steps: Rows) -> dict[str, Any]:
     """The selected run's jobs and steps as a timeline (one bar per job and step)."""
     bars = [
         *({"name": j["name"], **j} for j in thawed(jobs)),
@@ -418,11 +420,13 @@ def _timeline_figure(jobs: Rows, steps: Rows) -> go.Figure:
                 showlegend=False,
             )
         )
-    return styled(
-        figure,
-        height=max(160, 28 * len(bars) + 60),
-        margin={"l": 10, "r": 10, "t": 10, "b": 30},
-        xaxis={"type": "date"},
-        yaxis={"autorange": "reversed", "automargin": True},
-        barmode="overlay",
+    return plotted(
+        styled(
+            figure,
+            height=max(160, 28 * len(bars) + 60),
+            margin={"l": 10, "r": 10, "t": 10, "b": 30},
+            xaxis={"type": "date"},
+            yaxis={"autorange": "reversed", "automargin": True},
+            barmode="overlay",
+        )
     )

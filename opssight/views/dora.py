@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import plotly.graph_objects as go
 import reflex as rx
 
 from opssight.components.cards import panel
@@ -95,7 +96,7 @@ def key_cards() -> rx.Component:
 def trends() -> rx.Component:
     return panel(
         rx.heading("Weekly trends", size="4", class_name="os-heading"),
-        rx.plotly(data=DoraState.trend_figure, width="100%"),
+        rx.plotly(data=DoraState.trend_figure.to(go.Figure), width="100%"),
         width="100%",
     )
 

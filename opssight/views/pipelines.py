@@ -3,6 +3,7 @@ and the run detail with its job and step timeline."""
 
 from __future__ import annotations
 
+import plotly.graph_objects as go
 import reflex as rx
 
 from opssight.components.cards import panel
@@ -229,7 +230,9 @@ def workflow_stats() -> rx.Component:
                 size="1",
                 class_name="os-workflow-stats",
             ),
-            rx.plotly(data=PipelinesState.trend_figure, width="100%", class_name="os-trend"),
+            rx.plotly(
+                data=PipelinesState.trend_figure.to(go.Figure), width="100%", class_name="os-trend"
+            ),
             spacing="3",
             width="100%",
         )
@@ -307,7 +310,9 @@ def run_detail() -> rx.Component:
                 PipelinesState.jobs.length() > 0,
                 rx.vstack(
                     rx.plotly(
-                        data=PipelinesState.timeline_figure, width="100%", class_name="os-timeline"
+                        data=PipelinesState.timeline_figure.to(go.Figure),
+                        width="100%",
+                        class_name="os-timeline",
                     ),
                     rx.foreach(
                         PipelinesState.jobs,

@@ -14,6 +14,7 @@ def test_dora_cards_and_drill_down(page: Page):
     expect(cards).to_have_count(4)
     frequency = page.locator('.os-dora-card[data-metric="Deployment frequency"]')
     expect(frequency.locator(".os-dora-value")).not_to_have_text("—", timeout=15000)
+    expect(page.locator(".js-plotly-plot .barlayer .point").first).to_be_attached()  # the trends
     expect(frequency.locator(".os-dora-level")).to_have_text(
         re.compile("^(elite|high|medium|low)$")
     )

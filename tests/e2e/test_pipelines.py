@@ -60,6 +60,7 @@ def test_run_detail_and_status_filter(page: Page, server: Server):
     page.goto("/pipelines")
     wait_hydrated(page)
     expect(page.locator(".os-run-row").first).to_be_visible(timeout=15000)
+    expect(page.locator(".os-trend .scatterlayer .trace").first).to_be_attached()  # plotly JSON
     connector = page.locator(".os-github-connector")
     expect(connector).to_contain_text("Rate budget left")
     expect(connector).to_contain_text("4,999/5,000")  # the demo's recorded /rate_limit
@@ -70,6 +71,7 @@ def test_run_detail_and_status_filter(page: Page, server: Server):
     expect(dialog).to_be_visible()
     expect(dialog.locator(".os-job")).to_have_count(2)
     expect(dialog.locator(".os-timeline")).to_be_visible()
+    expect(dialog.locator(".os-timeline .barlayer .point").first).to_be_attached()
     dialog.get_by_role("button", name="Close").click()
     expect(dialog).to_have_count(0)
 
