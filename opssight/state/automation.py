@@ -5,7 +5,8 @@ matrix with failed tasks first, and the hosts with their latest result. Live fro
 from __future__ import annotations
 
 import asyncio
-from typing import NamedTuple
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 import plotly.graph_objects as go
 import reflex as rx
@@ -15,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from opssight import db
 from opssight.services.automation import queries as q
-from opssight.state.charts import styled
+from opssight.state.charts import Rows, frozen, plotted, styled, thawed
 from opssight.state.formatting import ago, duration, when
 from opssight.state.inputs import ALL
 from opssight.state.live import live_view
@@ -213,23 +214,36 @@ class AutomationState(rx.State):
         self._apply_detail(None)
 
     @rx.var
-    def duration_figure(self) -> go.Figure:
+    def duration_figure(self) -> dict[str, Any]:
         """Recent runs' durations over time, colored by status."""
-        figure = go.Figure()
-        for status in ("ok", "failed"):
-            points = [d for d in self.durations if d["status"] == status and d["seconds"]]
-            figure.add_trace(
-                go.Scatter(
-                    x=[p["start_iso"] for p in points],
-                    y=[float(p["seconds"]) for p in points],
-                    mode="markers",
-                    name=status,
-                    marker={"color": COLORS[status], "size": 9},
-                    hovertext=[f"{p['name']}: {p['duration']}" for p in points],
-                    hoverinfo="text",
-                )
+        return _duration_figure(frozen(self.durations))
+
+    @rx.var
+    def task_figure(self) -> dict[str, Any]:
+        """The open run's tasks by duration (one bar each, in the order shown)."""
+        return _task_figure(frozen(self.tasks))
+
+
+@lru_cache(maxsize=64)
+def _duration_figure(durations: Rows) -> dict[str, Any]:
+    """Recent runs' durations over time, colored by status (one figure per process and rows)."""
+    rows = thawed(durations)
+    figure = go.Figure()
+    for status in ("ok", "failed"):
+        points = [d for d in rows if d["status"] == status and d["seconds"]]
+        figure.add_trace(
+            go.Scatter(
+                x=[p["start_iso"] for p in points],
+                y=[float(p["seconds"]) for p in points],
+                mode="markers",
+                name=status,
+                marker={"color": COLORS[status], "size": 9},
+                hovertext=[f"{p['name']}: {p['duration']}" for p in points],
+                hoverinfo="text",
             )
-        return styled(
+        )
+    return plotted(
+        styled(
             figure,
             height=220,
             margin={"l": 50, "r": 10, "t": 10, "b": 40},
@@ -237,28 +251,32 @@ class AutomationState(rx.State):
             yaxis={"title": "seconds", "rangemode": "tozero"},
             legend={"orientation": "h"},
         )
+    )
 
-    @rx.var
-    def task_figure(self) -> go.Figure:
-        """The open run's tasks by duration (one bar each, in the order shown)."""
-        bars = [t for t in self.tasks if t["seconds"]]
-        figure = go.Figure(
-            go.Bar(
-                y=[f"{i + 1}. {t['name']}" for i, t in enumerate(bars)],
-                x=[float(t["seconds"]) for t in bars],
-                orientation="h",
-                marker={"color": [COLORS.get(t["status"], "#8b8d98") for t in bars]},
-                hovertext=[f"{t['name']}: {t['duration']} ({t['status']})" for t in bars],
-                hoverinfo="text",
-            )
+
+@lru_cache(maxsize=64)
+def _task_figure(tasks: Rows) -> dict[str, Any]:
+    """The open run's tasks by duration (one figure per process and rows)."""
+    bars = [t for t in thawed(tasks) if t["seconds"]]
+    figure = go.Figure(
+        go.Bar(
+            y=[f"{i + 1}. {t['name']}" for i, t in enumerate(bars)],
+            x=[float(t["seconds"]) for t in bars],
+            orientation="h",
+            marker={"color": [COLORS.get(t["status"], "#8b8d98") for t in bars]},
+            hovertext=[f"{t['name']}: {t['duration']} ({t['status']})" for t in bars],
+            hoverinfo="text",
         )
-        return styled(
+    )
+    return plotted(
+        styled(
             figure,
             height=max(160, 26 * len(bars) + 60),
             margin={"l": 10, "r": 10, "t": 10, "b": 30},
             xaxis={"title": "seconds", "rangemode": "tozero"},
             yaxis={"autorange": "reversed", "automargin": True},
         )
+    )
 
 
 def _hosts(search: str) -> list[dict[str, str]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import math
 from datetime import UTC, datetime
+from typing import Any
 
 import plotly.graph_objects as go
 import reflex as rx
@@ -16,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from opssight import db
 from opssight.integrations.prometheus import PrometheusError, Series
 from opssight.services import metrics
-from opssight.state.charts import styled
+from opssight.state.charts import plotted, styled
 from opssight.state.formatting import when
 from opssight.state.inputs import single
 from opssight.state.live import live_view
@@ -41,8 +42,9 @@ def _varying(series: list[Series]) -> set[str]:
     return {k for k in keys if len({s.labels.get(k) for s in series}) > 1}
 
 
-def _figure(series: list[Series], chart_type: str, *, height: int = 360) -> go.Figure:
-    """One trace per label set, area stacked or not; a readable legend under the plot."""
+def _figure(series: list[Series], chart_type: str, *, height: int = 360) -> dict[str, Any]:
+    """One trace per label set, area stacked or not; a readable legend under the plot (plotly
+    JSON, see ``charts.plotted``)."""
     varying = _varying(series)
     figure = go.Figure()
     for s in series:
@@ -55,13 +57,15 @@ def _figure(series: list[Series], chart_type: str, *, height: int = 360) -> go.F
                 fill="tozeroy" if chart_type == "area" else None,
             )
         )
-    return styled(
-        figure,
-        height=height,
-        margin={"l": 50, "r": 10, "t": 10, "b": 10},
-        showlegend=True,
-        legend={"orientation": "h", "yanchor": "top", "y": -0.15, "font": {"size": 11}},
-        hovermode="x unified",
+    return plotted(
+        styled(
+            figure,
+            height=height,
+            margin={"l": 50, "r": 10, "t": 10, "b": 10},
+            showlegend=True,
+            legend={"orientation": "h", "yanchor": "top", "y": -0.15, "font": {"size": 11}},
+            hovermode="x unified",
+        )
     )
 
 
@@ -94,7 +98,7 @@ def _panel_cells(panel_id: int, fields: dict, outcome: metrics.QueryOutcome) -> 
     }
 
 
-def _fetch_panels(_: object) -> list[tuple[dict[str, str], go.Figure]]:
+def _fetch_panels(_: object) -> list[tuple[dict[str, str], dict[str, Any]]]:
     """Every saved panel with its fresh data (queries run one after another)."""
     with db.session_scope() as session:
         panels = metrics.list_panels(session)
@@ -141,11 +145,11 @@ class MetricsState(rx.State):
     result_type: str = ""
     step_used: str = ""
     rows: list[dict[str, str]] = []
-    figure: go.Figure = go.Figure()
+    figure: dict[str, Any] = plotted(go.Figure())
     history: list[dict[str, str]] = []
     golden: list[dict[str, str]] = []
     panels: list[dict[str, str]] = []
-    panel_figures: list[go.Figure] = []
+    panel_figures: list[dict[str, Any]] = []
     title: str = ""
     can_write: bool = False
     can_query: bool = False
@@ -166,10 +170,10 @@ class MetricsState(rx.State):
         return True if self.loaded else None
 
     @staticmethod
-    def _fetch(params: object) -> list[tuple[dict[str, str], go.Figure]]:
+    def _fetch(params: object) -> list[tuple[dict[str, str], dict[str, Any]]]:
         return _fetch_panels(params)
 
-    def _apply(self, data: list[tuple[dict[str, str], go.Figure]]) -> None:
+    def _apply(self, data: list[tuple[dict[str, str], dict[str, Any]]]) -> None:
         self.panels = [cells for cells, _ in data]
         self.panel_figures = [figure for _, figure in data]
 

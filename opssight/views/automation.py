@@ -3,6 +3,7 @@ task-by-host matrix, task durations, host recap and variables), and the hosts ta
 
 from __future__ import annotations
 
+import plotly.graph_objects as go
 import reflex as rx
 
 from opssight.components.cards import panel
@@ -45,7 +46,11 @@ def runs() -> rx.Component:
             rx.heading("Playbook runs", size="4", class_name="os-heading"),
             rx.cond(
                 A.durations.length() > 0,
-                rx.plotly(data=A.duration_figure, width="100%", class_name="os-run-durations"),
+                rx.plotly(
+                    data=A.duration_figure.to(go.Figure),
+                    width="100%",
+                    class_name="os-run-durations",
+                ),
             ),
             rx.cond(
                 A.runs.length() > 0,
@@ -234,7 +239,11 @@ def run_detail() -> rx.Component:
                 _messages(),
                 rx.cond(
                     A.tasks.length() > 0,
-                    rx.plotly(data=A.task_figure, width="100%", class_name="os-task-durations"),
+                    rx.plotly(
+                        data=A.task_figure.to(go.Figure),
+                        width="100%",
+                        class_name="os-task-durations",
+                    ),
                 ),
                 rx.cond(
                     A.host_stats.length() > 0,

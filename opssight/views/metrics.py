@@ -3,6 +3,7 @@ golden-signal suggestions and the dashboard of saved panels."""
 
 from __future__ import annotations
 
+import plotly.graph_objects as go
 import reflex as rx
 
 from opssight.components.cards import panel
@@ -259,7 +260,7 @@ def result() -> rx.Component:
                 rx.cond(
                     MetricsState.table_view,
                     _result_table(),
-                    rx.plotly(data=MetricsState.figure, width="100%"),
+                    rx.plotly(data=MetricsState.figure.to(go.Figure), width="100%"),
                 ),
                 spacing="3",
                 width="100%",
@@ -355,7 +356,7 @@ def _panel(cells: rx.Var[dict[str, str]], index: rx.Var[int]) -> rx.Component:
             rx.cond(
                 cells["error"] != "",
                 rx.callout(cells["error"], icon="triangle-alert", color_scheme="red", size="1"),
-                rx.plotly(data=MetricsState.panel_figures[index], width="100%"),
+                rx.plotly(data=MetricsState.panel_figures[index].to(go.Figure), width="100%"),
             ),
             spacing="2",
             width="100%",

@@ -50,6 +50,7 @@ def test_a_playbook_run_appears_live_and_opens_with_its_matrix(
     assert time.monotonic() - started < 60
     expect(row.locator(".os-status")).to_have_text("failed", timeout=10000)
     expect(row).to_contain_text("2 host(s), 1 failed")
+    expect(page.locator(".os-run-durations .scatterlayer .point").first).to_be_attached()
 
     row.locator(".os-open-run").click()
     detail = page.locator(".os-automation-detail")
@@ -62,7 +63,7 @@ def test_a_playbook_run_appears_live_and_opens_with_its_matrix(
     expect(first.locator(".os-matrix-cell").first).to_have_attribute("data-status", "failed")
     expect(first.locator(".os-matrix-cell").nth(1)).to_have_attribute("data-status", "skipped")
     expect(detail.locator(".os-failure-message").first).to_contain_text("non-zero return code")
-    expect(detail.locator(".os-task-durations")).to_be_visible()
+    expect(detail.locator(".os-task-durations .barlayer .point").first).to_be_attached()
     expect(detail.locator(".os-recap")).to_have_count(2)  # one recap row per host
 
     page.goto("/automation/hosts")

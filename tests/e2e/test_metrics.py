@@ -17,6 +17,7 @@ def test_bad_promql_shows_the_servers_error_next_to_the_editor(page: Page) -> No
     expect(editor).to_have_value("up")  # the demo source's recorded query
     page.locator(".os-run-query").click()
     expect(page.locator(".os-result-summary")).to_contain_text("2 series")
+    expect(page.locator(".os-metrics-result .scatterlayer .trace")).to_have_count(2)  # drawn
 
     editor.fill("sum(up")
     page.wait_for_timeout(400)  # the editor's debounce

@@ -172,6 +172,7 @@ def test_a_saved_panel_is_edited(page: Page, as_server: Server) -> None:
     page.get_by_role("button", name="Save as panel").click()
     saved = page.locator(".os-metric-panel").filter(has_text=title)
     expect(saved).to_be_visible(timeout=10000)
+    expect(saved.locator(".scatterlayer .trace").first).to_be_attached()  # its chart draws
     saved.locator(".os-edit-panel").click()
     page.get_by_label("Title of the panel").fill(f"{title} edited")
     page.get_by_label("Panel PromQL").fill("")
