@@ -29,7 +29,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 from kube_ingest import fresh_database, pods
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
@@ -39,6 +38,7 @@ from opssight.integrations import kubernetes as kube
 from opssight.models import User
 from opssight.services import clusters
 from opssight.services.auth import sessions
+from tests.support import wait_until_serving  # importable once kube_ingest set the path
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -69,17 +69,8 @@ def serve(url: str, port: int, env: dict[str, str], log: Path) -> subprocess.Pop
     with log.open("w") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"opssight run exited:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/ping", timeout=2).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    sys.exit("the server did not start in 10 minutes")
+    wait_until_serving(url, process, log, timeout=600)
+    return process
 
 
 def timed(page: Page, action, done: str) -> float:

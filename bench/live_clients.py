@@ -53,6 +53,7 @@ from opssight.models import User  # noqa: E402
 from opssight.services.auth import sessions  # noqa: E402
 from opssight.services.webhooks import sign  # noqa: E402
 from tests.socket_client import NAMESPACE, SocketClient  # noqa: E402
+from tests.support import wait_until_serving  # noqa: E402
 
 DATABASE = "opssight_bench_live"
 SECRET = "bench-live-webhook-secret-0123456789"
@@ -188,17 +189,8 @@ def serve(port: int, workers: int, env: dict[str, str], log: Path) -> subprocess
             command, cwd=ROOT, env={**env, "PATH": f"{bin_dir}:{os.environ['PATH']}"},
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"the server exited:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/ping", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError("the server did not answer /ping within 120 s")
+    wait_until_serving(f"http://127.0.0.1:{port}", server, log, timeout=120)
+    return server
 
 
 def stop(process: subprocess.Popen) -> None:

@@ -49,6 +49,7 @@ from sqlalchemy import make_url
 from starlette.routing import Route
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # tests.support, for the client side
 WEBHOOKS = ROOT / "tests" / "fixtures" / "github" / "webhooks"
 DATABASE = "opssight_bench_webhooks"
 SECRET = "bench-webhook-secret-0123456789abcdef"
@@ -291,18 +292,14 @@ def start_server(
         "webhook_ingest:bench_app",
     ]  # fmt: skip
     server = subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"granian exited with {server.returncode}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    stop_server(server)
-    raise RuntimeError("granian did not answer /health within 30 s")
+    from tests.support import wait_until_serving  # here: the server imports this module too
+
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}", server, timeout=30, path="/health")
+    except RuntimeError:
+        stop_server(server)
+        raise
+    return server
 
 
 def stop_server(server: subprocess.Popen) -> None:

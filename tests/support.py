@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
@@ -33,6 +34,31 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def wait_until_serving(
+    url: str,
+    process: subprocess.Popen,
+    log: Path | None = None,
+    *,
+    timeout: float,
+    path: str = "/ping",
+) -> None:
+    """Poll ``url + path`` until it answers 200; RuntimeError (with the end of ``log``) if the
+    process exits first or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log.read_text()[-4000:] if log else ""
+            raise RuntimeError(f"{url} exited ({process.returncode}):\n{tail}")
+        try:
+            if httpx.get(f"{url}{path}", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    tail = log.read_text()[-4000:] if log else ""
+    raise RuntimeError(f"{url}{path} did not answer within {timeout:.0f} s:\n{tail}")
 
 
 def reset_caches() -> None:

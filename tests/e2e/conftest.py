@@ -12,12 +12,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
@@ -32,6 +30,7 @@ from tests.support import (
     missing_service,
     private_redis_server,
     reset_caches,
+    wait_until_serving,
 )
 
 SECRET_KEY = "e2e-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
@@ -77,20 +76,6 @@ def e2e_github() -> Iterator[OAuthProvider]:
 def e2e_redis() -> Iterator[RedisProcess]:
     with private_redis_server("for the end-to-end tests") as server:
         yield server
-
-
-def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"opssight run exited ({process.returncode}):\n{log.read_text()[-4000:]}")
-        try:
-            if httpx.get(f"{url}/ping", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    pytest.fail(f"server not up after {START_TIMEOUT}s:\n{log.read_text()[-4000:]}")
 
 
 @pytest.fixture(scope="session")
@@ -155,7 +140,7 @@ def server(
             start_new_session=True,
         )
     try:
-        _wait_until_serving(url, process, log)
+        wait_until_serving(url, process, log, timeout=START_TIMEOUT)
         yield Server(url, opssight_env, e2e_redis, log, e2e_github, e2e_cluster)
     finally:
         os.killpg(process.pid, signal.SIGTERM)

@@ -35,7 +35,14 @@ from opssight.models import User
 from opssight.services.auth import sessions
 from opssight.services.webhooks import sign
 from tests.e2e.conftest import Server, wait_hydrated
-from tests.support import ROOT, RedisProcess, free_port, private_redis_server, reset_caches
+from tests.support import (
+    ROOT,
+    RedisProcess,
+    free_port,
+    private_redis_server,
+    reset_caches,
+    wait_until_serving,
+)
 
 SECRET_KEY = "workers-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 WEBHOOK_SECRET = "workers-webhook-secret-0123456789"
@@ -90,20 +97,6 @@ def _start(port: int, env: dict[str, str], log: Path) -> Worker:
     return Worker(f"http://127.0.0.1:{port}", process, log)
 
 
-def _wait_serving(worker: Worker, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if worker.process.poll() is not None:
-            pytest.fail(f"worker exited ({worker.process.returncode}):\n{worker.log.read_text()}")
-        try:
-            if httpx.get(f"{worker.url}/ping", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"worker not serving after {timeout} s:\n{worker.log.read_text()[-3000:]}")
-
-
 def _kill(worker: Worker) -> None:
     if worker.process.poll() is None:
         os.killpg(worker.process.pid, signal.SIGKILL)  # granian and its worker, started here
@@ -143,7 +136,7 @@ def cluster(
                     _start(ports[1], env, logs / "worker-b.log"),
                 ]
                 for worker in workers:
-                    _wait_serving(worker)
+                    wait_until_serving(worker.url, worker.process, worker.log, timeout=180)
                 yield Cluster(database, opssight_env, workers)
             finally:
                 for worker in workers:
