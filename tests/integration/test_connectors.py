@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, select
 
@@ -12,7 +12,7 @@ from opssight.demo import connectors as demo_connectors
 from opssight.models import AuditLog, ConnectorStatus, User, UserSession
 from opssight.models.base import utcnow
 from opssight.schemas.connector import ConnectorCheck
-from opssight.services import connectors, overview
+from opssight.services import connector_checks, connectors, overview
 
 DEMO_DETAILS = {
     "github": "4,999/5,000 API requests left",
@@ -104,6 +104,13 @@ def test_demo_feed_records_the_recorded_payloads(session: Session, database_url:
 
     demo_connectors.feed(session)
     assert len(stored(database_url)) == 3
+
+
+def test_the_demo_rate_limit_resets_within_the_coming_hour() -> None:
+    now = datetime(2026, 11, 26, 7, 18, 30, tzinfo=UTC).timestamp()
+    check = connector_checks.github_check("github", demo_connectors.rate_limit(now))
+    assert check.facts["Rate resets"] == "2026-11-26 08:00 UTC"
+    assert check.facts["Rate budget left"] == "4,999/5,000"  # the recording's figures otherwise
 
 
 def test_forget_demo_keeps_real_connectors(session: Session, database_url: str) -> None:
