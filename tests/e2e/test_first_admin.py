@@ -17,8 +17,8 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.e2e.conftest import Server, wait_hydrated
-from tests.e2e.test_z_workers import Worker, _frontend_for, _kill, _start, _wait_serving
-from tests.support import free_port
+from tests.e2e.test_z_workers import Worker, _frontend_for, _kill, _start
+from tests.support import free_port, wait_until_serving
 
 BOX_PASSWORD = re.compile(r"^\|\s+Password\s+(\S+)\s+\|$", re.MULTILINE)
 
@@ -36,7 +36,7 @@ def first_start(server: Server, tmp_path: Path) -> Iterator[Worker]:
     }
     worker = _start(port, env, tmp_path / "server.log")
     try:
-        _wait_serving(worker)
+        wait_until_serving(worker.url, worker.process, worker.log, timeout=180)
         yield worker
     finally:
         _kill(worker)
